@@ -1,0 +1,54 @@
+# The project's commands. Every target creates and uses the virtual environment in .venv.
+SHELL := /bin/bash
+VENV ?= .venv
+BIN := $(VENV)/bin
+PYTHON ?= python3
+STAMP := $(VENV)/.installed
+
+.PHONY: venv system-deps up down status verify test lint format bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[service,stack,dev]' --config-settings editable_mode=compat
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# PostgreSQL, RabbitMQ and Chromium from Debian's packages, installed only where missing.
+system-deps:
+	@bash scripts/install-system-deps
+
+up: venv
+	$(BIN)/qtask-stack up
+
+down: venv
+	$(BIN)/qtask-stack down
+
+status: venv
+	$(BIN)/qtask-stack status
+
+verify: venv
+	$(BIN)/qtask-stack up
+	$(BIN)/qtask-verify
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# pytest's exit code 5 (no test collected) is a failure here, never a silent success.
+test: venv system-deps lint
+	$(BIN)/pytest tests; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+bench: venv
+	$(BIN)/python -m benchmarks
+
+clean:
+	-$(BIN)/qtask-stack down
+	rm -rf $(VENV) reports .qtask-stack
