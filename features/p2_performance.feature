@@ -1,0 +1,24 @@
+Feature: Performance baselines
+  Submissions are answered quickly, tasks complete quickly end to end, and a burst of
+  concurrent submissions is accepted at once and completed. Each scenario reports its
+  median and 95th percentile against the environment's limit.
+
+  Background:
+    Given the deployment under test
+    And a Bell circuit on two qubits
+
+  @p2 @mutating @api
+  Scenario: Submissions are answered within the submission time limit
+    When I submit the circuit 10 times, one after another
+    Then the 95th percentile of the submission time is within the submission time limit
+
+  @p2 @mutating @worker
+  Scenario: Tasks complete end to end within the end-to-end time limit
+    When I submit the circuit 5 times and wait for each to complete
+    Then the 95th percentile of the end-to-end time is within the end-to-end time limit
+
+  @p2 @mutating @worker
+  Scenario: A burst of concurrent submissions is accepted and completed
+    When I submit a burst of concurrent copies of the circuit
+    Then every submission of the burst is accepted within the burst acceptance time limit
+    And every task of the burst completes within the burst completion time limit

@@ -1,0 +1,30 @@
+Feature: Task queue
+  The task queue outlives broker restarts, sends messages it cannot deliver to a
+  dead-letter queue, is consumed by enough workers, and keeps its messages on disk.
+
+  Background:
+    Given the deployment under test
+
+  @p2 @read_only @queue
+  Scenario: The task queue survives a broker restart
+    When I look up the task queue on the broker
+    Then the task queue is durable
+    And the task queue is not deleted when its last consumer leaves
+
+  @p2 @read_only @queue
+  Scenario: Rejected messages go to the dead-letter queue
+    When I look up the task queue on the broker
+    Then the task queue dead-letters to the expected exchange and routing key
+    And the dead-letter exchange routes to a durable dead-letter queue
+
+  @p2 @read_only @worker
+  Scenario: Enough workers consume the task queue
+    When I count the consumers of the task queue
+    Then at least the expected number of workers consume it
+
+  @p2 @mutating @queue @needs_controller
+  Scenario: A waiting task message is kept on disk
+    Given the workers are paused
+    And a Bell circuit on two qubits
+    When I submit the circuit for 1024 shots
+    Then the task's message waits in the task queue as a persistent message

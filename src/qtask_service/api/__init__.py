@@ -1,0 +1,1 @@
+"""The HTTP API of the service (FastAPI): submit tasks, read them, report health."""

@@ -1,0 +1,5 @@
+"""`python -m qtask_service.api`."""
+
+from qtask_service.api.server import main
+
+main()

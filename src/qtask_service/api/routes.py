@@ -1,0 +1,106 @@
+"""The three endpoints of the contract: submit a task, read a task, health."""
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from qtask_service import __version__
+from qtask_service.api.responses import OrjsonResponse, error_response
+from qtask_service.api.schemas import (
+    ErrorBody,
+    Health,
+    SubmissionAccepted,
+    TaskSubmission,
+    TaskView,
+)
+from qtask_service.api.state import ServiceState
+
+router = APIRouter()
+
+_IN_PROGRESS = "Task is still in progress."
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "Invalid request; `details` names the fields."},
+    503: {"model": ErrorBody, "description": "A dependency (database or queue) is unavailable."},
+}
+
+
+def _state(request: Request) -> ServiceState:
+    state: ServiceState = request.app.state.service
+    return state
+
+
+@router.post("/tasks", response_model=SubmissionAccepted, responses=_ERRORS)
+async def submit_task(submission: TaskSubmission, request: Request) -> Response:
+    """Store the task and queue it; 200 only once both are durable."""
+    task_id = await _state(request).submissions.submit(submission.qc, submission.shots)
+    return OrjsonResponse({"task_id": task_id, "message": "Task submitted successfully."})
+
+
+@router.get(
+    "/tasks/{task_id}",
+    response_model=TaskView,
+    responses={**_ERRORS, 404: {"model": ErrorBody, "description": "Task not found."}},
+)
+async def get_task(task_id: uuid.UUID, request: Request) -> Response:
+    """The task's status, and its counts or error once finished."""
+    row = await _state(request).store.get(task_id)
+    if row is None:
+        return error_response(404, "Task not found.")
+    status = row.pop("status")
+    result = row.pop("result")
+    error = row.pop("error_message")
+    del row["task_id"]  # asyncpg's own UUID type; the requested id is the same value
+    body: dict[str, Any] = {"task_id": task_id, "status": status, **row}
+    if status == "completed":
+        body["result"] = result
+        body["message"] = "Task completed successfully."
+    elif status == "failed":
+        body["error"] = error
+        body["message"] = "Task failed."
+    else:
+        body["message"] = _IN_PROGRESS
+    return OrjsonResponse(body)
+
+
+@router.get("/health", response_model=Health, responses={503: {"model": Health}})
+async def health(request: Request) -> Response:
+    """Both dependencies checked concurrently, each within its own bound: answers within 2 s."""
+    state = _state(request)
+    timeout_s = state.settings.health_check_timeout_s
+    database, queue = await asyncio.gather(
+        _probe(state.store.ping, timeout_s), _probe(state.publisher.check, timeout_s)
+    )
+    failing = [name for name, problem in (("database", database), ("queue", queue)) if problem]
+    body = {
+        "status": "unhealthy" if failing else "healthy",
+        "database_status": "disconnected" if database else "connected",
+        "queue_status": "disconnected" if queue else "connected",
+        "version": __version__,
+        "failing": failing,
+        "details": {
+            name: problem for name, problem in (("database", database), ("queue", queue)) if problem
+        },
+    }
+    return OrjsonResponse(body, 503 if failing else 200)
+
+
+async def _probe(check: Callable[[], Awaitable[None]], timeout_s: float) -> str | None:
+    """None when the check passed in time, else a short reason (no URL, no credentials)."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            await check()
+    except TimeoutError:
+        return f"no answer within {timeout_s:g} s"
+    except Exception as exc:
+        return _reason(exc)
+    return None
+
+
+def _reason(exc: BaseException) -> str:
+    # The exception's class says what failed; its text may quote a connection string.
+    cause = exc.__cause__ or exc
+    return type(cause).__name__

@@ -1,0 +1,1 @@
+"""RabbitMQ side of the service: topology, the API's publisher, the reconnecting link."""

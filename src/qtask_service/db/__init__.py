@@ -1,0 +1,1 @@
+"""PostgreSQL access of the service: connection pool, task data access, schema migrations."""

@@ -1,0 +1,46 @@
+"""Entry point of one worker process: `python -m qtask_service.worker`."""
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+
+import uvloop
+
+from qtask_service.db.pool import create_pool
+from qtask_service.db.tasks import TaskStore
+from qtask_service.settings import Settings
+from qtask_service.worker.consumer import TaskConsumer
+
+
+async def serve(settings: Settings) -> None:
+    """Consume until SIGTERM or SIGINT, then shut down cleanly."""
+    name = f"qtask-worker-{socket.gethostname()}-{os.getpid()}"
+    pool = await create_pool(
+        settings.database_url,
+        max_size=settings.worker_db_pool_max_size,
+        connect_timeout_s=settings.db_connect_timeout_s,
+        command_timeout_s=settings.db_command_timeout_s,
+    )
+    store = TaskStore(pool, settings.db_connect_timeout_s + settings.db_command_timeout_s)
+    consumer = TaskConsumer(settings, store, name)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, consumer.stop)
+    try:
+        await consumer.run()
+    finally:
+        await pool.close()
+
+
+def main() -> None:
+    """Configure logging from the settings and serve on uvloop."""
+    settings = Settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    # Qiskit logs every transpiler pass at INFO.
+    logging.getLogger("qiskit").setLevel(logging.WARNING)
+    uvloop.run(serve(settings))

@@ -1,0 +1,187 @@
+"""The stack's private PostgreSQL cluster.
+
+A cluster of its own (initdb into the state directory), listening only on 127.0.0.1 at the
+stack's port and on no Unix socket, so it never meets the system's PostgreSQL or another stack's.
+Authentication is scram for everyone, the superuser included (its password lives in state.json),
+because any local user can reach a TCP port. PostgreSQL refuses to run as root: then the cluster
+belongs to the `postgres` system user, which must be able to traverse to the data directory.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import signal
+import stat
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from qtask_stack.binaries import Binaries
+from qtask_stack.errors import ComponentError, StateDirError
+from qtask_stack.process import Launcher, log_tail
+from qtask_stack.state import DATABASE, DB_USER, HOST, SUPERUSER, StackState
+
+COMPONENT = "database"
+STOP_SIGNAL = signal.SIGINT  # "fast" shutdown: SIGTERM would wait for every client to leave
+SYSTEM_USER = "postgres"
+START_TIMEOUT_S = 30.0
+
+
+class PostgresCluster:
+    """One private cluster: create it once, start it, make the service's role and database."""
+
+    def __init__(self, state_dir: Path, state: StackState, binaries: Binaries, log_dir: Path):
+        self.base_dir = state_dir / "postgres"
+        self.data_dir = self.base_dir / "data"
+        self.log_path = log_dir / "postgres.log"
+        self._state_dir = state_dir
+        self._state = state
+        self._binaries = binaries
+        self._user = SYSTEM_USER if os.geteuid() == 0 else None
+
+    def ensure_initialized(self) -> None:
+        """initdb on first use; a no-op when the cluster exists."""
+        if (self.data_dir / "PG_VERSION").exists():
+            return
+        self.base_dir.mkdir(mode=0o700, exist_ok=True)
+        pwfile = self.base_dir / "superuser.pw"
+        pwfile.write_text(self._state.credentials.postgres_superuser + "\n")
+        pwfile.chmod(0o600)
+        if self._user is not None:
+            self._hand_over_to_system_user(pwfile)
+        try:
+            result = subprocess.run(
+                [
+                    self._binaries.postgres("initdb"),
+                    "--pgdata",
+                    str(self.data_dir),
+                    "--username",
+                    SUPERUSER,
+                    "--pwfile",
+                    str(pwfile),
+                    "--auth",
+                    "scram-sha-256",
+                    "--encoding",
+                    "UTF8",
+                    "--locale",
+                    "C",
+                    "--no-sync",
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+                **self._run_as(),
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
+        with self.log_path.open("a") as log:
+            log.write(result.stdout + result.stderr)
+        if result.returncode != 0:
+            raise ComponentError(COMPONENT, "initdb failed", log_tail(self.log_path))
+
+    def launcher(self, env: dict[str, str]) -> Launcher:
+        """The postmaster, ready when it accepts connections (not merely when the port opens)."""
+        argv = [
+            self._binaries.postgres("postgres"),
+            "-D",
+            str(self.data_dir),
+            "-c",
+            f"listen_addresses={HOST}",
+            "-c",
+            f"port={self._state.ports.postgres}",
+            "-c",
+            "unix_socket_directories=",
+            "-c",
+            "max_connections=200",
+        ]
+        return Launcher(
+            COMPONENT,
+            argv,
+            ready=self.accepts_connections,
+            log_path=self.log_path,
+            env=env,
+            timeout=START_TIMEOUT_S,
+            user=self._user,
+            cwd=self.base_dir,
+        )
+
+    def accepts_connections(self) -> bool:
+        """pg_isready over TCP: true only once the server would accept a session."""
+        result = subprocess.run(
+            [
+                self._binaries.postgres("pg_isready"),
+                "-q",
+                "-h",
+                HOST,
+                "-p",
+                str(self._state.ports.postgres),
+                "-U",
+                SUPERUSER,
+                "-d",
+                "postgres",
+                "-t",
+                "1",
+            ],
+            check=False,
+        )
+        return result.returncode == 0
+
+    def bootstrap(self) -> None:
+        """Create (or re-password) the service's role and its database; idempotent."""
+        password = self._state.credentials.database.replace("'", "''")
+        sql = (
+            "DO $$ BEGIN "
+            f"IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{DB_USER}') THEN "
+            f"CREATE ROLE {DB_USER} LOGIN PASSWORD '{password}'; "
+            f"ELSE ALTER ROLE {DB_USER} LOGIN PASSWORD '{password}'; END IF; END $$;\n"
+            f"SELECT 'CREATE DATABASE {DATABASE} OWNER {DB_USER}' "
+            f"WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '{DATABASE}')\\gexec\n"
+        )
+        result = subprocess.run(
+            [
+                self._binaries.postgres("psql"),
+                "-X",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                HOST,
+                "-p",
+                str(self._state.ports.postgres),
+                "-U",
+                SUPERUSER,
+                "-d",
+                "postgres",
+            ],
+            input=sql,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PGPASSWORD": self._state.credentials.postgres_superuser},
+            check=False,
+        )
+        if result.returncode != 0:
+            output = (result.stdout + result.stderr).strip()
+            for secret in self._state.secrets():
+                output = output.replace(secret, "***")
+            raise ComponentError(COMPONENT, "creating the role and database failed", output)
+
+    def _run_as(self) -> dict[str, Any]:
+        if self._user is None:
+            return {}
+        return {"user": self._user, "group": self._user, "extra_groups": []}
+
+    def _hand_over_to_system_user(self, pwfile: Path) -> None:
+        """Give the cluster's directory to `postgres` and check that it can get there."""
+        account = pwd.getpwnam(SYSTEM_USER)
+        for path in (self.base_dir, pwfile):
+            os.chown(path, account.pw_uid, account.pw_gid)
+        state_mode = self._state_dir.stat().st_mode
+        self._state_dir.chmod(stat.S_IMODE(state_mode) | stat.S_IXOTH)
+        for ancestor in self._state_dir.resolve().parents:
+            info = ancestor.stat()
+            if info.st_uid != account.pw_uid and not info.st_mode & stat.S_IXOTH:
+                raise StateDirError(
+                    f"the {SYSTEM_USER} user cannot reach the state directory: {ancestor} is not "
+                    "searchable by others; choose a state directory elsewhere"
+                )

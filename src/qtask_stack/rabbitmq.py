@@ -1,0 +1,118 @@
+"""The stack's private RabbitMQ node (with its own epmd).
+
+The node runs from the Debian package's scripts in /usr/lib/rabbitmq/bin, not the /usr/sbin
+wrapper (which switches to the `rabbitmq` user and reads /etc/rabbitmq). Everything the scripts
+would take from the system is pointed into the state directory: HOME (the Erlang cookie), the
+config and env files, the database, the logs and the enabled plugins. It has its own epmd on a
+private port, so it neither depends on nor leaves behind a system-wide epmd daemon. Its only user
+is created from the config file on the first boot (an administrator with a generated password);
+`guest` is never created, because `default_user` replaces it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from qtask_stack.binaries import Binaries
+from qtask_stack.probes import http_ok, tcp_open
+from qtask_stack.process import Launcher
+from qtask_stack.state import BROKER_USER, HOST, StackState, write_private
+
+COMPONENT = "broker"
+EPMD = "epmd"
+START_TIMEOUT_S = 90.0
+EPMD_TIMEOUT_S = 10.0
+# Statistics drive the management API's consumer counts; the default (5 s) would make `up` wait
+# that long for a worker to show up as consuming.
+_STATS_INTERVAL_MS = 1000
+
+
+class RabbitNode:
+    """One private node: its files, its epmd and the node itself."""
+
+    def __init__(self, state_dir: Path, state: StackState, binaries: Binaries, log_dir: Path):
+        self.base_dir = state_dir / "rabbitmq"
+        self.log_dir = log_dir
+        self.log_path = log_dir / "rabbitmq.log"
+        self.epmd_log_path = log_dir / "epmd.log"
+        self._state = state
+        self._binaries = binaries
+
+    def write_config(self) -> None:
+        """(Re)write the node's files; the password only matters on the node's first boot."""
+        for directory in (self.base_dir, self.base_dir / "home", self.base_dir / "mnesia"):
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        (self.log_dir / "rabbitmq").mkdir(mode=0o700, parents=True, exist_ok=True)
+        ports = self._state.ports
+        config = "\n".join(
+            [
+                f"listeners.tcp.1 = {HOST}:{ports.amqp}",
+                f"management.tcp.ip = {HOST}",
+                f"management.tcp.port = {ports.management}",
+                f"default_user = {BROKER_USER}",
+                f"default_pass = {self._state.credentials.broker}",
+                "default_user_tags.administrator = true",
+                "default_permissions.configure = .*",
+                "default_permissions.read = .*",
+                "default_permissions.write = .*",
+                f"collect_statistics_interval = {_STATS_INTERVAL_MS}",
+                "",
+            ]
+        )
+        write_private(self.base_dir / "rabbitmq.conf", config)
+        (self.base_dir / "enabled_plugins").write_text("[rabbitmq_management].\n")
+        (self.base_dir / "rabbitmq-env.conf").write_text("")
+
+    def epmd_launcher(self, env: dict[str, str]) -> Launcher:
+        """The node's private port mapper, in the foreground so that the stack owns it."""
+        port = self._state.ports.epmd
+        return Launcher(
+            EPMD,
+            [str(self._binaries.epmd), "-port", str(port), "-address", HOST],
+            ready=lambda: tcp_open(HOST, port),
+            log_path=self.epmd_log_path,
+            env=env,
+            timeout=EPMD_TIMEOUT_S,
+        )
+
+    def launcher(self, env: dict[str, str]) -> Launcher:
+        """The node; ready when AMQP accepts connections and the management API answers."""
+        return Launcher(
+            COMPONENT,
+            [self._binaries.rabbitmq("rabbitmq-server")],
+            ready=self.is_ready,
+            log_path=self.log_path,
+            env={**env, **self.node_env()},
+            timeout=START_TIMEOUT_S,
+            cwd=self.base_dir,
+        )
+
+    def is_ready(self) -> bool:
+        """AMQP port open and an authenticated management request answered."""
+        return tcp_open(HOST, self._state.ports.amqp) and http_ok(
+            f"{self._state.management_url()}/api/overview",
+            auth=(BROKER_USER, self._state.credentials.broker),
+        )
+
+    def node_env(self) -> dict[str, str]:
+        """The variables that make RabbitMQ's scripts use this node's files and ports only."""
+        ports = self._state.ports
+        base = self.base_dir
+        return {
+            "HOME": str(base / "home"),
+            "RABBITMQ_CONF_ENV_FILE": str(base / "rabbitmq-env.conf"),
+            "RABBITMQ_CONFIG_FILE": str(base / "rabbitmq.conf"),
+            "RABBITMQ_ADVANCED_CONFIG_FILE": str(base / "advanced.config"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(base / "enabled_plugins"),
+            "RABBITMQ_MNESIA_BASE": str(base / "mnesia"),
+            "RABBITMQ_PID_FILE": str(base / "rabbitmq.pid"),
+            "RABBITMQ_LOG_BASE": str(self.log_dir / "rabbitmq"),
+            "RABBITMQ_NODENAME": self._state.node_name,
+            "RABBITMQ_USE_LONGNAME": "false",
+            "RABBITMQ_NODE_IP_ADDRESS": HOST,
+            "RABBITMQ_NODE_PORT": str(ports.amqp),
+            "RABBITMQ_DIST_PORT": str(ports.erlang_dist),
+            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
+            "ERL_EPMD_PORT": str(ports.epmd),
+            "ERL_EPMD_ADDRESS": HOST,
+        }

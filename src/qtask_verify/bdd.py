@@ -1,0 +1,142 @@
+"""Async step definitions for pytest-bdd, all on one event loop.
+
+pytest-bdd 9 does not await ``async def`` steps, and a fresh loop per step breaks clients that
+keep connections (httpx, asyncpg, aio-pika). So the suite's ``given``/``when``/``then`` and
+``fixture`` decorators wrap coroutine functions (and async generators, whose code after ``yield``
+is teardown) into plain functions that run them on the one ``asyncio.Runner`` of the session,
+provided by the ``qtask_runner`` fixture. ``asyncio.Runner`` turns Ctrl-C into a cancellation of
+the running step, so its ``finally`` blocks and the fixtures' teardown still run.
+
+Use them exactly like pytest-bdd's::
+
+    from qtask_verify.bdd import given, then
+
+    @then("the database answers")
+    async def _(database: DatabaseInspector) -> None: ...
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Callable, Generator
+from typing import Any, TypeVar
+
+import pytest
+import pytest_bdd
+
+RUNNER_FIXTURE = "qtask_runner"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def on_runner(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Return a synchronous equivalent of ``func`` that runs it on the session's runner.
+
+    Plain functions are returned unchanged. The wrapper's signature is ``func``'s plus the
+    ``qtask_runner`` fixture, so pytest and pytest-bdd inject both.
+    """
+    if not (inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func)):
+        return func
+    signature = inspect.signature(func)
+    wants_runner = RUNNER_FIXTURE in signature.parameters
+
+    def runner_from(kwargs: dict[str, Any]) -> asyncio.Runner:
+        runner: asyncio.Runner = (
+            kwargs[RUNNER_FIXTURE] if wants_runner else kwargs.pop(RUNNER_FIXTURE)
+        )
+        return runner
+
+    wrapper: Callable[..., Any]
+    if inspect.iscoroutinefunction(func):
+
+        def run_coroutine(**kwargs: Any) -> Any:
+            runner = runner_from(kwargs)
+            return runner.run(func(**kwargs))
+
+        wrapper = run_coroutine
+    else:
+
+        def run_async_generator(**kwargs: Any) -> Generator[Any, None, None]:
+            runner = runner_from(kwargs)
+            agen = func(**kwargs)
+            yield runner.run(agen.__anext__())
+            try:
+                runner.run(agen.__anext__())
+            except StopAsyncIteration:
+                return
+            raise RuntimeError(f"{func.__qualname__} yielded more than once")
+
+        wrapper = run_async_generator
+
+    parameters = list(signature.parameters.values())
+    if not wants_runner:
+        position = sum(p.kind is p.POSITIONAL_OR_KEYWORD for p in parameters)
+        parameters.insert(
+            position, inspect.Parameter(RUNNER_FIXTURE, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        )
+    wrapper.__signature__ = signature.replace(parameters=parameters)  # type: ignore[union-attr]
+    wrapper.__name__ = func.__name__
+    wrapper.__qualname__ = func.__qualname__
+    wrapper.__doc__ = func.__doc__
+    wrapper.__module__ = func.__module__
+    return wrapper
+
+
+def _step(
+    kind: Callable[..., Callable[[Callable[..., Any]], Callable[..., Any]]],
+    name: str | Any,
+    converters: dict[str, Callable[[str], object]] | None,
+    target_fixture: str | None,
+    stacklevel: int,
+) -> Callable[[F], F]:
+    # pytest-bdd registers the step in the module ``stacklevel`` frames above the caller of its
+    # decorator; that caller is our ``decorate``, one frame deeper than the step module.
+    register = kind(
+        name, converters=converters, target_fixture=target_fixture, stacklevel=stacklevel + 1
+    )
+
+    def decorate(func: F) -> F:
+        register(on_runner(func))
+        return func
+
+    return decorate
+
+
+def given(
+    name: str | Any,
+    converters: dict[str, Callable[[str], object]] | None = None,
+    target_fixture: str | None = None,
+    stacklevel: int = 1,
+) -> Callable[[F], F]:
+    """pytest-bdd's ``given`` for sync or async step functions."""
+    return _step(pytest_bdd.given, name, converters, target_fixture, stacklevel)
+
+
+def when(
+    name: str | Any,
+    converters: dict[str, Callable[[str], object]] | None = None,
+    target_fixture: str | None = None,
+    stacklevel: int = 1,
+) -> Callable[[F], F]:
+    """pytest-bdd's ``when`` for sync or async step functions."""
+    return _step(pytest_bdd.when, name, converters, target_fixture, stacklevel)
+
+
+def then(
+    name: str | Any,
+    converters: dict[str, Callable[[str], object]] | None = None,
+    target_fixture: str | None = None,
+    stacklevel: int = 1,
+) -> Callable[[F], F]:
+    """pytest-bdd's ``then`` for sync or async step functions."""
+    return _step(pytest_bdd.then, name, converters, target_fixture, stacklevel)
+
+
+def fixture(*, scope: str = "function", name: str | None = None) -> Callable[[F], F]:
+    """``pytest.fixture`` for async functions and async generators, run on the session runner."""
+
+    def decorate(func: F) -> F:
+        return pytest.fixture(scope=scope, name=name or func.__name__)(on_runner(func))  # type: ignore[call-overload]
+
+    return decorate

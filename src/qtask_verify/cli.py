@@ -1,0 +1,209 @@
+"""`qtask-verify`: verify a deployment, write the four reports and run.json, print the verdict.
+
+    qtask-verify [--env NAME] [--report-dir DIR] [--rerun-failed N] [pytest arguments]
+
+Runs the suite (features/ + steps/) in this process under its own pytest configuration, with
+pytest-asyncio off. Exit 0 GO, 1 NO-GO, 3 GO WITH RISKS, 2 usage or configuration error (also
+when no scenario was collected: a filter that selects nothing must never pass a gate).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import io
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+import pytest
+
+from qtask_verify import runrecord
+from qtask_verify.config import load_environment
+from qtask_verify.errors import ConfigurationError
+from qtask_verify.redaction import Redactor
+from qtask_verify.reporting import summary
+from qtask_verify.verdict import EXIT_CONFIGURATION_ERROR
+
+SUITE_INI = "steps/pytest.ini"
+REPORT_FILES = {
+    "html": "report.html",
+    "json": "report.json",
+    "junit": "junit.xml",
+    "cucumber": "cucumber.json",
+}
+_EXIT_NO_GO = 1
+
+
+@dataclass(frozen=True)
+class Suite:
+    """Where the Gherkin suite lives and how it was found."""
+
+    root: Path
+    found: str
+
+    @property
+    def ini(self) -> Path:
+        return self.root / SUITE_INI
+
+
+def find_suite(cwd: Path) -> Suite | None:
+    """The suite of the current directory (or a parent), else the one next to this package."""
+    for directory in (cwd, *cwd.parents):
+        if (directory / "features").is_dir() and (directory / SUITE_INI).is_file():
+            return Suite(directory, "from the current directory")
+    packaged = Path(__file__).resolve().parents[2]  # src/qtask_verify/cli.py -> repository
+    if (packaged / "features").is_dir() and (packaged / SUITE_INI).is_file():
+        return Suite(packaged, "next to the installed qtask_verify package")
+    return None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qtask-verify",
+        description="Verify a deployment of the quantum circuit task queue and print the verdict "
+        "(exit 0 GO, 1 NO-GO, 3 GO WITH RISKS, 2 usage or configuration error). "
+        "Any other argument goes to pytest, e.g. -m p1, -n 2, -k health.",
+        allow_abbrev=False,
+    )
+    parser.add_argument("--env", help="environment profile (default: QTASK_ENV, else the file's)")
+    parser.add_argument(
+        "--report-dir", type=Path, default=Path("reports"), help="default: ./reports"
+    )
+    parser.add_argument(
+        "--rerun-failed",
+        type=int,
+        default=0,
+        metavar="N",
+        help="rerun a failing scenario up to N times; one that then passes is reported as flaky",
+    )
+    return parser
+
+
+def pytest_arguments(
+    suite: Suite, report_dir: Path, rerun_failed: int, extra: Sequence[str]
+) -> list[str]:
+    """The suite's pytest command line: its ini, no pytest-asyncio, every report, user's args."""
+    reports = {kind: str(report_dir / name) for kind, name in REPORT_FILES.items()}
+    arguments = [
+        "-c", str(suite.ini),
+        "--rootdir", str(suite.root),
+        "-p", "no:asyncio",
+        "-p", "qtask_verify.reporting.plugin",
+        "--qtask-report-dir", str(report_dir),
+        "--html", reports["html"], "--self-contained-html",
+        "--json-report", "--json-report-file", reports["json"], "--json-report-indent", "2",
+        "--junitxml", reports["junit"], "-o", "junit_suite_name=qtask-verify",
+        "--cucumberjson", reports["cucumber"],
+    ]  # fmt: skip
+    if rerun_failed:
+        arguments += ["--reruns", str(rerun_failed)]
+    return [*arguments, *extra]
+
+
+class _RedactingStream(io.TextIOBase):
+    """A last line of defence: whatever pytest prints passes the deployment's redactor."""
+
+    def __init__(self, stream: TextIO, redact: Redactor) -> None:
+        self._stream = stream
+        self._redact = redact
+
+    def write(self, text: str) -> int:
+        self._stream.write(self._redact(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return self._stream.encoding
+
+
+def _fail(message: str) -> int:
+    print(f"qtask-verify: {message}", file=sys.stderr)
+    return EXIT_CONFIGURATION_ERROR
+
+
+def _clear_previous(report_dir: Path) -> None:
+    """Remove the last run's reports, so a run that dies early never shows an old verdict."""
+    for name in (*REPORT_FILES.values(), runrecord.FILENAME):
+        (report_dir / name).unlink(missing_ok=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `qtask-verify` console script; returns the exit code."""
+    try:
+        args, extra = _parser().parse_known_args(argv)
+    except SystemExit as exit_:  # argparse: --help (0) or a usage error (2)
+        return int(exit_.code or 0)
+    if args.rerun_failed < 0:
+        return _fail("--rerun-failed must be 0 or more")
+    if args.rerun_failed and importlib.util.find_spec("pytest_rerunfailures") is None:
+        return _fail("--rerun-failed needs pytest-rerunfailures (pip install pytest-rerunfailures)")
+
+    suite = find_suite(Path.cwd())
+    if suite is None:
+        return _fail(
+            f"no suite found: neither {Path.cwd()} (or a parent) nor the installed package has "
+            f"features/ and {SUITE_INI}"
+        )
+    environments = os.environ.get("QTASK_ENVIRONMENTS_FILE")
+    if environments is None and not Path("environments.toml").is_file():
+        environments = str(suite.root / "environments.toml")
+    try:
+        environment = load_environment(args.env, Path(environments) if environments else None)
+    except ConfigurationError as error:
+        return _fail(f"configuration error: {Redactor()(str(error))}")
+    # The engine's plugin (also in xdist workers) reads the same choice from the environment.
+    os.environ["QTASK_ENV"] = environment.name
+    if environments is not None:
+        os.environ["QTASK_ENVIRONMENTS_FILE"] = str(Path(environments).resolve())
+
+    report_dir = args.report_dir.resolve()
+    _clear_previous(report_dir)
+    redact = environment.redactor()
+    print(f"qtask-verify: suite {suite.root} ({suite.found}); environment {environment.name}")
+    stdout, stderr = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _RedactingStream(stdout, redact), _RedactingStream(stderr, redact)
+    try:
+        code = pytest.main(pytest_arguments(suite, report_dir, args.rerun_failed, extra))
+    finally:
+        sys.stdout, sys.stderr = stdout, stderr
+    return _conclude(int(code), report_dir)
+
+
+def _conclude(pytest_code: int, report_dir: Path) -> int:
+    """Print the verdict block and choose the exit code from pytest's and the run record's."""
+    if pytest_code == pytest.ExitCode.USAGE_ERROR:
+        return _fail("pytest usage error (see above): check the extra pytest arguments")
+    record = runrecord.read_run_record(report_dir)
+    if record is None:
+        if pytest_code == pytest.ExitCode.NO_TESTS_COLLECTED:
+            return _fail("no scenario was collected or selected (check -m / -k)")
+        print(
+            f"qtask-verify: NO-GO: the run ended (pytest exit {pytest_code}) without a verdict",
+            file=sys.stderr,
+        )
+        return _EXIT_NO_GO
+    reports = [report_dir / name for name in (*REPORT_FILES.values(), runrecord.FILENAME)]
+    print()
+    print(summary.render(record, [path for path in reports if path.exists()]))
+    exit_code = int(record["exit_code"])
+    if pytest_code == pytest.ExitCode.INTERNAL_ERROR and exit_code != EXIT_CONFIGURATION_ERROR:
+        print("qtask-verify: NO-GO: pytest hit an internal error; the verdict cannot be trusted")
+        return _EXIT_NO_GO
+    return exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

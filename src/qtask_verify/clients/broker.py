@@ -1,0 +1,176 @@
+"""The deployment's RabbitMQ, seen through the Management API and, for live counts, AMQP.
+
+The Management API reports settings (durability, arguments, bindings) and per-queue statistics
+such as ``messages_persistent``; its figures are refreshed only every few seconds. Live message
+and consumer counts come from a passive queue declaration over AMQP, which answers at once and
+neither consumes nor changes anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit
+
+import aio_pika
+import aiormq
+import httpx
+from aio_pika.abc import AbstractRobustConnection
+
+from ..errors import DeploymentFault
+
+
+@dataclass(frozen=True)
+class QueueInfo:
+    """A queue as the Management API describes it."""
+
+    name: str
+    durable: bool
+    auto_delete: bool
+    arguments: dict[str, Any]
+    type: str
+    consumers: int
+    messages: int
+    messages_persistent: int
+
+
+@dataclass(frozen=True)
+class QueueState:
+    """Live counts of a queue (from AMQP, not delayed by statistics)."""
+
+    messages: int
+    consumers: int
+
+
+@dataclass(frozen=True)
+class ExchangeInfo:
+    name: str
+    type: str
+    durable: bool
+
+
+def vhost_of(amqp_url: str) -> str:
+    """The virtual host named by an AMQP URL (empty path -> "/")."""
+    path = urlsplit(amqp_url).path
+    return unquote(path[1:]) if len(path) > 1 else "/"
+
+
+class BrokerInspector:
+    """Reads the broker's configuration and counts; never consumes or purges messages."""
+
+    def __init__(
+        self,
+        management_url: str,
+        user: str | None,
+        password: str | None,
+        amqp_url: str,
+        timeout: float = 5.0,
+    ) -> None:
+        parts = urlsplit(management_url)
+        base = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+        self.management_url = base + parts.path.rstrip("/")
+        self._auth = (user or "", password or "") if user or password else None
+        self._http = httpx.AsyncClient(
+            base_url=self.management_url, timeout=timeout, auth=self._auth
+        )
+        self._amqp_url = amqp_url
+        self._timeout = timeout
+        self.vhost = vhost_of(amqp_url)
+        self._connection: AbstractRobustConnection | None = None
+        self._connect_lock = asyncio.Lock()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+        if self._connection is not None:
+            await self._connection.close()
+
+    async def _get(self, path: str) -> Any:
+        try:
+            response = await self._http.get(path)
+        except httpx.HTTPError as error:
+            raise DeploymentFault(
+                "queue",
+                f"the broker's Management API at {self.management_url} cannot be reached: "
+                f"{error or type(error).__name__}",
+            ) from None
+        if response.status_code == 404:
+            return None
+        if response.status_code in (401, 403):
+            raise DeploymentFault(
+                "queue",
+                f"the broker's Management API refused our credentials ({response.status_code})",
+            )
+        if response.status_code != 200:
+            raise DeploymentFault(
+                "queue", f"the broker's Management API answered {response.status_code} for {path}"
+            )
+        return response.json()
+
+    def _path(self, kind: str, name: str, suffix: str = "") -> str:
+        return f"/api/{kind}/{quote(self.vhost, safe='')}/{quote(name, safe='')}{suffix}"
+
+    async def overview(self) -> dict[str, Any]:
+        """/api/overview: proves the credentials work; carries the RabbitMQ version."""
+        body = await self._get("/api/overview")
+        return body if isinstance(body, dict) else {}
+
+    async def queue(self, name: str) -> QueueInfo | None:
+        body = await self._get(self._path("queues", name))
+        if body is None:
+            return None
+        return QueueInfo(
+            name=body["name"],
+            durable=bool(body.get("durable")),
+            auto_delete=bool(body.get("auto_delete")),
+            arguments=dict(body.get("arguments") or {}),
+            type=str(body.get("type", "classic")),
+            consumers=int(body.get("consumers") or 0),
+            messages=int(body.get("messages") or 0),
+            messages_persistent=int(body.get("messages_persistent") or 0),
+        )
+
+    async def exchange(self, name: str) -> ExchangeInfo | None:
+        body = await self._get(self._path("exchanges", name))
+        if body is None:
+            return None
+        return ExchangeInfo(body["name"], body["type"], bool(body.get("durable")))
+
+    async def bindings_from(self, exchange: str) -> list[tuple[str, str]]:
+        """(destination queue, routing key) of every binding whose source is ``exchange``."""
+        body = await self._get(self._path("exchanges", exchange, "/bindings/source")) or []
+        return [
+            (binding["destination"], binding["routing_key"])
+            for binding in body
+            if binding.get("destination_type") == "queue"
+        ]
+
+    async def _amqp(self) -> AbstractRobustConnection:
+        async with self._connect_lock:
+            if self._connection is None or self._connection.is_closed:
+                try:
+                    self._connection = await aio_pika.connect_robust(
+                        self._amqp_url, timeout=self._timeout
+                    )
+                except (TimeoutError, OSError, aiormq.exceptions.AMQPError) as error:
+                    raise DeploymentFault(
+                        "queue",
+                        f"cannot connect to the broker over AMQP: {error or type(error).__name__}",
+                    ) from None
+            return self._connection
+
+    async def live_state(self, queue_name: str) -> QueueState | None:
+        """Messages and consumers right now (passive declare); None if the queue does not exist."""
+        connection = await self._amqp()
+        channel = await connection.channel()
+        try:
+            queue = await channel.declare_queue(queue_name, passive=True, timeout=self._timeout)
+        except aiormq.exceptions.ChannelNotFoundEntity:
+            return None
+        finally:
+            if not channel.is_closed:
+                await channel.close()
+        declared = queue.declaration_result
+        return QueueState(
+            messages=declared.message_count or 0, consumers=declared.consumer_count or 0
+        )

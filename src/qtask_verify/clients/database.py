@@ -1,0 +1,250 @@
+"""Read-mostly access to the deployment's PostgreSQL: tasks, their history, the schema.
+
+The only writes are deletions of tasks the suite itself created (see ``ledger``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    task_id: str
+    circuit: str | None
+    shots: int | None
+    current_status: str
+    submitted_at: datetime | None
+    started_at: datetime | None
+    completed_at: datetime | None
+    result: Any
+    error_message: str | None
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    status: str
+    transitioned_at: datetime
+    notes: str | None
+
+
+@dataclass(frozen=True)
+class ForeignKey:
+    name: str
+    columns: tuple[str, ...]
+    referenced_table: str
+    referenced_columns: tuple[str, ...]
+    on_delete: str  # "CASCADE", "NO ACTION", ...
+
+
+_ON_DELETE = {
+    "a": "NO ACTION",
+    "r": "RESTRICT",
+    "c": "CASCADE",
+    "n": "SET NULL",
+    "d": "SET DEFAULT",
+}
+
+
+def _as_uuid(task_id: str) -> UUID | None:
+    try:
+        return UUID(task_id)
+    except ValueError:
+        return None
+
+
+class DatabaseInspector:
+    """A small pool of connections with a per-query timeout."""
+
+    def __init__(self, pool: asyncpg.Pool, timeout: float) -> None:
+        self._pool = pool
+        self._timeout = timeout
+
+    @classmethod
+    async def connect(cls, url: str, timeout_s: float = 5.0) -> DatabaseInspector:
+        pool = await asyncpg.create_pool(
+            url, min_size=1, max_size=4, timeout=timeout_s, command_timeout=timeout_s
+        )
+        return cls(pool, timeout_s)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    async def _fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
+        return await self._pool.fetch(query, *args, timeout=self._timeout)
+
+    async def _fetchval(self, query: str, *args: Any) -> Any:
+        return await self._pool.fetchval(query, *args, timeout=self._timeout)
+
+    async def now(self) -> datetime:
+        """The database's clock, so time windows do not depend on the client's."""
+        value: datetime = await self._fetchval("SELECT clock_timestamp()")
+        return value
+
+    async def fetch_task(self, task_id: str) -> TaskRow | None:
+        uuid = _as_uuid(task_id)
+        if uuid is None:
+            return None
+        rows = await self._fetch(
+            "SELECT task_id, circuit, shots, current_status::text AS current_status, submitted_at,"
+            " started_at, completed_at, result::text AS result, error_message"
+            " FROM tasks WHERE task_id = $1",
+            uuid,
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        return TaskRow(
+            task_id=str(row["task_id"]),
+            circuit=row["circuit"],
+            shots=row["shots"],
+            current_status=row["current_status"],
+            submitted_at=row["submitted_at"],
+            started_at=row["started_at"],
+            completed_at=row["completed_at"],
+            result=None if row["result"] is None else json.loads(row["result"]),
+            error_message=row["error_message"],
+        )
+
+    async def fetch_history(self, task_id: str) -> list[HistoryRow]:
+        """The task's status history in the order it was written."""
+        uuid = _as_uuid(task_id)
+        if uuid is None:
+            return []
+        rows = await self._fetch(
+            "SELECT status::text AS status, transitioned_at, notes FROM status_history"
+            " WHERE task_id = $1 ORDER BY id",
+            uuid,
+        )
+        return [HistoryRow(r["status"], r["transitioned_at"], r["notes"]) for r in rows]
+
+    async def count_untracked_tasks_between(
+        self, start: datetime, end: datetime, suite_marker_prefix: str, own_marker: str
+    ) -> int:
+        """Tasks submitted in [start, end] that are not another suite submission.
+
+        Every valid submission of the suite carries a marker in its circuit; a row in the window
+        without one (or with ``own_marker``) was written for the request under test.
+        """
+        count: int = await self._fetchval(
+            "SELECT count(*) FROM tasks WHERE submitted_at BETWEEN $1 AND $2"
+            " AND (circuit IS NULL OR strpos(circuit, $3) = 0 OR strpos(circuit, $4) > 0)",
+            start,
+            end,
+            suite_marker_prefix,
+            own_marker,
+        )
+        return count
+
+    async def delete_tasks(self, task_ids: Sequence[str]) -> int:
+        """Delete these tasks and their history; returns how many tasks were deleted."""
+        uuids = [u for u in (_as_uuid(t) for t in task_ids) if u is not None]
+        if not uuids:
+            return 0
+        pool = self._pool
+        async with pool.acquire(timeout=self._timeout) as conn, conn.transaction():
+            await conn.execute("DELETE FROM status_history WHERE task_id = ANY($1::uuid[])", uuids)
+            status = await conn.execute("DELETE FROM tasks WHERE task_id = ANY($1::uuid[])", uuids)
+        return int(status.split()[-1])
+
+    async def task_ids_marked(self, markers: Sequence[str]) -> list[str]:
+        """Ids of tasks whose circuit carries one of these suite markers."""
+        if not markers:
+            return []
+        rows = await self._fetch(
+            "SELECT task_id FROM tasks WHERE circuit IS NOT NULL"
+            " AND EXISTS (SELECT 1 FROM unnest($1::text[]) AS m WHERE strpos(circuit, m) > 0)",
+            list(markers),
+        )
+        return [str(r["task_id"]) for r in rows]
+
+    # --- schema -------------------------------------------------------------------------------
+
+    async def alembic_revision(self) -> str | None:
+        """The revision in alembic_version, or None if the table is missing or empty."""
+        exists = await self._fetchval("SELECT to_regclass('alembic_version') IS NOT NULL")
+        if not exists:
+            return None
+        value: str | None = await self._fetchval("SELECT version_num FROM alembic_version LIMIT 1")
+        return value
+
+    async def columns(self, table: str) -> dict[str, str]:
+        """Column name -> type as PostgreSQL formats it (``timestamp with time zone``, ...)."""
+        rows = await self._fetch(
+            "SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS type"
+            " FROM pg_attribute a WHERE a.attrelid = to_regclass($1)"
+            " AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+            table,
+        )
+        return {r["attname"]: r["type"] for r in rows}
+
+    async def primary_key(self, table: str) -> tuple[str, ...]:
+        rows = await self._fetch(
+            "SELECT a.attname FROM pg_index i"
+            " JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)"
+            " WHERE i.indrelid = to_regclass($1) AND i.indisprimary"
+            " ORDER BY array_position(i.indkey::int2[], a.attnum)",
+            table,
+        )
+        return tuple(r["attname"] for r in rows)
+
+    async def indexes(self) -> dict[str, tuple[str, tuple[str, ...]]]:
+        """Index name -> (table, key columns in order), for the current schema."""
+        rows = await self._fetch(
+            "SELECT ic.relname AS index, t.relname AS table,"
+            " array(SELECT a.attname FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, n)"
+            "       JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum"
+            "       ORDER BY k.n) AS columns"
+            " FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid"
+            " JOIN pg_class t ON t.oid = i.indrelid"
+            " JOIN pg_namespace ns ON ns.oid = t.relnamespace"
+            " WHERE ns.nspname = current_schema()"
+        )
+        return {r["index"]: (r["table"], tuple(r["columns"])) for r in rows}
+
+    async def enum_labels(self, type_name: str) -> list[str]:
+        """The labels of an enum type, in their declared order."""
+        rows = await self._fetch(
+            "SELECT e.enumlabel FROM pg_enum e WHERE e.enumtypid = to_regtype($1)"
+            " ORDER BY e.enumsortorder",
+            type_name,
+        )
+        return [r["enumlabel"] for r in rows]
+
+    async def foreign_keys(self, table: str) -> list[ForeignKey]:
+        rows = await self._fetch(
+            "SELECT c.conname, c.confdeltype::text AS on_delete, r.relname AS referenced,"
+            " array(SELECT a.attname FROM unnest(c.conkey) WITH ORDINALITY AS k(attnum, n)"
+            "       JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum"
+            "       ORDER BY k.n) AS columns,"
+            " array(SELECT a.attname FROM unnest(c.confkey) WITH ORDINALITY AS k(attnum, n)"
+            "       JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.attnum"
+            "       ORDER BY k.n) AS referenced_columns"
+            " FROM pg_constraint c JOIN pg_class r ON r.oid = c.confrelid"
+            " WHERE c.contype = 'f' AND c.conrelid = to_regclass($1)",
+            table,
+        )
+        return [
+            ForeignKey(
+                name=r["conname"],
+                columns=tuple(r["columns"]),
+                referenced_table=r["referenced"],
+                referenced_columns=tuple(r["referenced_columns"]),
+                on_delete=_ON_DELETE.get(r["on_delete"], r["on_delete"]),
+            )
+            for r in rows
+        ]
+
+    async def ping(self) -> float:
+        """Round-trip time of a trivial query, in milliseconds."""
+        started = time.perf_counter()
+        await self._fetchval("SELECT 1")
+        return (time.perf_counter() - started) * 1000

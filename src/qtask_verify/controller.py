@@ -1,0 +1,89 @@
+"""Deployment controllers: how @needs_controller scenarios pause and resume parts of a deployment.
+
+A controller is configured per environment (``[profiles.NAME.controller]`` in environments.toml)
+as commands per action; the local profile drives ``qtask-stack``. Without one, the scenarios
+that need it are skipped with the reason, never passed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+import shutil
+import sys
+from pathlib import Path
+from typing import Literal, Protocol
+
+from .config import ControllerSettings
+from .errors import ControllerError
+from .redaction import Redactor
+
+Action = Literal["stop", "start", "kill"]
+DeploymentPart = Literal["api", "worker", "database", "broker"]
+
+
+class DeploymentController(Protocol):
+    """Changes a running deployment, e.g. stops its workers; raises ControllerError on failure."""
+
+    async def run(self, action: Action, component: DeploymentPart) -> None: ...
+
+
+def _resolve_program(program: str) -> str:
+    """Find a program on PATH, else next to this Python (a virtualenv's bin, not activated)."""
+    found = shutil.which(program)
+    if found:
+        return found
+    sibling = Path(sys.executable).parent / program
+    return str(sibling) if sibling.exists() else program
+
+
+class CommandController:
+    """Runs the configured command for an action, e.g. ``qtask-stack stop worker``."""
+
+    def __init__(self, settings: ControllerSettings, redactor: Redactor | None = None) -> None:
+        self._settings = settings
+        self._redact = redactor or Redactor()
+
+    def command(self, action: Action, component: DeploymentPart) -> list[str]:
+        template = getattr(self._settings, action)
+        if not template:
+            raise ControllerError(f"the controller has no command to {action} a component")
+        argv = shlex.split(template.replace("{component}", component))
+        return [_resolve_program(argv[0]), *argv[1:]]
+
+    async def run(self, action: Action, component: DeploymentPart) -> None:
+        argv = self.command(action, component)
+        process = await asyncio.create_subprocess_exec(
+            *argv,
+            cwd=self._settings.working_directory,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        try:
+            async with asyncio.timeout(self._settings.timeout_s):
+                output, _ = await process.communicate()
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            raise ControllerError(
+                f"`{action} {component}` did not finish within {self._settings.timeout_s:.0f} s"
+            ) from None
+        except asyncio.CancelledError:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+            raise
+        if process.returncode != 0:
+            last_line = output.decode(errors="replace").strip().splitlines()[-1:] or [""]
+            raise ControllerError(
+                f"`{action} {component}` failed (exit {process.returncode}): "
+                f"{self._redact(last_line[0])}"
+            )
+
+
+def controller_for(
+    settings: ControllerSettings | None, redactor: Redactor | None = None
+) -> CommandController | None:
+    """The environment's controller, or None when it has none."""
+    return None if settings is None else CommandController(settings, redactor)

@@ -1,0 +1,287 @@
+"""The suite's pytest plugin: environment, preflight, fixtures, safety skips, performance records.
+
+Loaded by the suite's ini file (``-p qtask_verify.plugin``). The preflight runs once per run, in
+the only process or the xdist controller, before collection; its report is in
+``config.stash[PREFLIGHT_KEY]`` and the environment in ``config.stash[ENVIRONMENT_KEY]``. A failed
+preflight ends the run at once with one line per broken component (exit code 1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import hashlib
+import math
+import os
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pytest
+
+from . import bdd
+from .clients import ApiClient, BrokerInspector, DatabaseInspector
+from .config import Environment, load_environment
+from .controller import CommandController, controller_for
+from .errors import ConfigurationError
+from .ledger import CleanupLedger, ScenarioTasks, ledger_path, sweep
+from .preflight import PreflightReport, run_preflight
+from .waiting import ConsumerWatch
+
+PREFLIGHT_KEY = pytest.StashKey[PreflightReport]()
+ENVIRONMENT_KEY = pytest.StashKey[Environment]()
+SWEPT_TASKS_KEY = pytest.StashKey[int]()
+PERFORMANCE_PROPERTY = "qtask_performance"
+STATE_DIRECTORY = ".qtask-verify"
+
+# Every Gherkin tag the suite uses: pytest-bdd turns tags into markers, and --strict-markers
+# makes an unregistered one an error.
+MARKERS = {
+    "p1": "priority 1: must pass to deploy (NO-GO otherwise)",
+    "p2": "priority 2: quality (GO WITH RISKS when it fails)",
+    "p3": "priority 3: resilience; changes the deployment",
+    "read_only": "safe anywhere, production included: reads and looks only",
+    "mutating": "submits tasks or changes the deployment; skipped where not allowed",
+    "api": "about the HTTP API",
+    "database": "about the PostgreSQL database",
+    "queue": "about the RabbitMQ broker and the task queue",
+    "worker": "about the workers that execute tasks",
+    "needs_controller": "pauses part of the deployment; skipped without a deployment controller",
+}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("qtask-verify", "deployment verification")
+    group.addoption(
+        "--qtask-env",
+        default=None,
+        help="environment profile from environments.toml (default: QTASK_ENV, else local)",
+    )
+    group.addoption(
+        "--qtask-preflight-timeout",
+        type=float,
+        default=3.0,
+        help="seconds each component has to answer the preflight (default 3)",
+    )
+
+
+def _is_xdist_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    for name, description in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {description}")
+    try:
+        config.stash[ENVIRONMENT_KEY] = load_environment(config.getoption("qtask_env"))
+    except ConfigurationError as error:
+        raise pytest.UsageError(f"qtask-verify configuration: {error}") from None
+
+
+def _state_directory(config: pytest.Config) -> Path:
+    return config.rootpath / STATE_DIRECTORY
+
+
+def _ledger(config: pytest.Config) -> CleanupLedger:
+    env = config.stash[ENVIRONMENT_KEY]
+    return CleanupLedger(ledger_path(_state_directory(config), env.name, env.database_url))
+
+
+async def _sweep_abandoned_tasks(env: Environment, ledger: CleanupLedger) -> int:
+    database = await DatabaseInspector.connect(env.database_url, timeout_s=5.0)
+    try:
+        return await sweep(ledger, database)
+    finally:
+        await database.close()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    config = session.config
+    if _is_xdist_worker(config) or config.option.collectonly:
+        return
+    env = config.stash[ENVIRONMENT_KEY]
+    report = asyncio.run(run_preflight(env, config.getoption("qtask_preflight_timeout")))
+    config.stash[PREFLIGHT_KEY] = report
+    if not report.ok:
+        pytest.exit(
+            "preflight failed, no scenario was run:\n  " + "\n  ".join(report.failures),
+            returncode=pytest.ExitCode.TESTS_FAILED,
+        )
+    if env.allow_mutating:
+        config.stash[SWEPT_TASKS_KEY] = asyncio.run(_sweep_abandoned_tasks(env, _ledger(config)))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    env = config.stash[ENVIRONMENT_KEY]
+    for item in items:
+        if not env.allow_mutating and item.get_closest_marker("read_only") is None:
+            item.add_marker(
+                pytest.mark.skip(
+                    reason=f"not read-only: environment {env.name!r} allows only read-only "
+                    "scenarios"
+                )
+            )
+        elif item.get_closest_marker("needs_controller") and env.controller is None:
+            item.add_marker(
+                pytest.mark.skip(
+                    reason=f"needs a deployment controller to pause part of the deployment; "
+                    f"environment {env.name!r} has none (see [profiles.{env.name}.controller] "
+                    "in environments.toml)"
+                )
+            )
+
+
+# --- fixtures ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def qtask_runner() -> Iterator[asyncio.Runner]:
+    """The one event loop every async step and fixture of this process runs on."""
+    with asyncio.Runner() as runner:
+        yield runner
+
+
+@pytest.fixture(scope="session")
+def environment(pytestconfig: pytest.Config) -> Environment:
+    """The deployment under test and its expectations."""
+    return pytestconfig.stash[ENVIRONMENT_KEY]
+
+
+@bdd.fixture(scope="session")
+async def api(environment: Environment) -> AsyncIterator[ApiClient]:
+    client = ApiClient(environment.api_url)
+    yield client
+    await client.aclose()
+
+
+@bdd.fixture(scope="session")
+async def database(environment: Environment) -> AsyncIterator[DatabaseInspector]:
+    inspector = await DatabaseInspector.connect(environment.database_url)
+    yield inspector
+    await inspector.close()
+
+
+@bdd.fixture(scope="session")
+async def broker(environment: Environment) -> AsyncIterator[BrokerInspector]:
+    inspector = BrokerInspector(
+        environment.management_url,
+        environment.management_user,
+        environment.management_password,
+        environment.amqp_url,
+    )
+    yield inspector
+    await inspector.aclose()
+
+
+@pytest.fixture(scope="session")
+def consumer_watch() -> ConsumerWatch:
+    return ConsumerWatch()
+
+
+@pytest.fixture(scope="session")
+def controller(environment: Environment) -> CommandController | None:
+    return controller_for(environment.controller, environment.redactor())
+
+
+@pytest.fixture(scope="session")
+def cleanup_ledger(pytestconfig: pytest.Config) -> CleanupLedger:
+    return _ledger(pytestconfig)
+
+
+@bdd.fixture()
+async def scenario_tasks(
+    cleanup_ledger: CleanupLedger, api: ApiClient, database: DatabaseInspector
+) -> AsyncIterator[ScenarioTasks]:
+    """The scenario's submissions, deleted with their history at teardown.
+
+    Teardown runs whether the scenario passed, failed or was interrupted; if the process is
+    killed instead, the next run's sweep deletes them.
+    """
+    tasks = ScenarioTasks(cleanup_ledger, api)
+    yield tasks
+    await tasks.delete_all(database)
+
+
+@contextmanager
+def _flock(path: Path, operation: int) -> Iterator[None]:
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, operation)
+        yield
+    finally:
+        os.close(fd)
+
+
+@pytest.fixture(autouse=True)
+def deployment_lock(request: pytest.FixtureRequest, pytestconfig: pytest.Config) -> Iterator[None]:
+    """Scenarios that pause part of the deployment run alone, also across xdist workers.
+
+    Every scenario holds a shared lock; one that needs the controller holds it exclusively. The
+    turnstile keeps a waiting exclusive scenario from being starved by a stream of shared ones.
+    """
+    env = pytestconfig.stash[ENVIRONMENT_KEY]
+    directory = _state_directory(pytestconfig)
+    directory.mkdir(parents=True, exist_ok=True)
+    key = hashlib.sha256(env.database_url.encode()).hexdigest()[:12]
+    exclusive = request.node.get_closest_marker("needs_controller") is not None
+    turnstile = directory / f"deployment-{key}.turnstile"
+    lock = directory / f"deployment-{key}.lock"
+    with _flock(turnstile, fcntl.LOCK_EX):
+        fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+    try:
+        yield
+    finally:
+        os.close(fd)
+
+
+# --- performance records --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Performance:
+    """A measured figure of a scenario, as the run record lists it."""
+
+    name: str
+    unit: str
+    p50: float
+    p95: float
+    threshold: float
+    samples: int
+    passed: bool
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """Nearest-rank percentile (p95 of 10 samples is the largest but none)."""
+    ordered = sorted(values)
+    rank = max(1, math.ceil(fraction * len(ordered)))
+    return ordered[rank - 1]
+
+
+def record_performance(
+    node: pytest.Item,
+    name: str,
+    unit: str,
+    samples: Sequence[float],
+    threshold: float,
+    passed: bool | None = None,
+) -> Performance:
+    """Summarise ``samples`` and attach them to the scenario's report (crosses xdist).
+
+    ``passed`` defaults to "the p95 is within ``threshold``".
+    """
+    p95 = percentile(samples, 0.95)
+    performance = Performance(
+        name=name,
+        unit=unit,
+        p50=round(percentile(samples, 0.50), 3),
+        p95=round(p95, 3),
+        threshold=threshold,
+        samples=len(samples),
+        passed=p95 <= threshold if passed is None else passed,
+    )
+    node.user_properties.append((PERFORMANCE_PROPERTY, asdict(performance)))
+    return performance

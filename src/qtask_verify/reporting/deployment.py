@@ -1,0 +1,67 @@
+"""What the reports say about the deployment, read from the engine's plugin.
+
+The engine's plugin loads the environment and runs the preflight once per run, keeping both in
+`config.stash`; this module turns them into the masked, JSON-able views the run record shows, so
+the reporting plugin depends on the engine in this one place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from qtask_verify.config import Environment
+from qtask_verify.plugin import ENVIRONMENT_KEY, PREFLIGHT_KEY
+from qtask_verify.preflight import PreflightReport
+from qtask_verify.redaction import Redactor
+
+
+@dataclass(frozen=True)
+class DeploymentView:
+    """The deployment's name and masked URLs, and the redactor of its secrets."""
+
+    environment: Mapping[str, Any]
+    redactor: Redactor
+    configured: bool = True
+
+    @classmethod
+    def of(cls, config: pytest.Config) -> DeploymentView:
+        environment: Environment | None = config.stash.get(ENVIRONMENT_KEY, None)
+        if environment is None:  # no deployment configured: still mask any URL password
+            return cls({"name": None}, Redactor(), configured=False)
+        return cls({"name": environment.name, **environment.masked_urls()}, environment.redactor())
+
+
+@dataclass(frozen=True)
+class PreflightView:
+    """The preflight's result as the run record shows it (its text is already masked)."""
+
+    ok: bool
+    failures: list[str]
+    summary: dict[str, Any]
+    components: list[dict[str, Any]]
+    fingerprint: dict[str, Any] | None
+
+    @classmethod
+    def of(cls, config: pytest.Config) -> PreflightView | None:
+        report: PreflightReport | None = config.stash.get(PREFLIGHT_KEY, None)
+        if report is None:
+            return None
+        failures = list(report.failures)
+        return cls(
+            ok=report.ok,
+            failures=failures,
+            summary={"ok": report.ok, "duration_s": report.duration_s, "failures": failures},
+            components=[_plain(c) for c in report.components],
+            fingerprint=_plain(report.fingerprint) if report.fingerprint is not None else None,
+        )
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return value

@@ -1,0 +1,254 @@
+"""pytest plugin: redacted reports with Gherkin steps, serial and under xdist, and the run record.
+
+- every test/collect report and captured output is redacted on the node that made it, before the
+  terminal, xdist, pytest-html, pytest-json-report, JUnit XML or Cucumber JSON see it;
+- each scenario's Gherkin steps (with outcomes) and its diagnosis ride on the report to the
+  controller; pytest-html gets them as an extra, pytest-json-report as test metadata;
+- pytest-json-report's empty `environment` is filled from pytest-metadata (plus the deployment);
+- pytest-bdd's Cucumber JSON, empty under xdist, gets its scenario data carried over;
+- at the end the controller writes `run.json` with the verdict and hands it to the sign-off page.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import uuid
+from collections.abc import Generator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pytest_bdd.reporting import ReportContext, test_report_context_registry
+from pytest_metadata.plugin import metadata_key
+
+from qtask_verify import runrecord
+from qtask_verify.errors import DeploymentFault
+from qtask_verify.reporting import html, scenario, scrub
+from qtask_verify.reporting.deployment import DeploymentView, PreflightView
+from qtask_verify.verdict import EXIT_CONFIGURATION_ERROR, Decision, Verdict, decide
+
+try:  # the sign-off page (issue 5) consumes every run record when it is installed
+    from qtask_verify.signoff import publish as _publish
+except ImportError:
+    _publish = None  # type: ignore[assignment]
+
+_BDD_CONTEXT = "qtask_bdd_context"  # pytest-bdd's report context, on the xdist wire
+_STEPS = pytest.StashKey[dict[str, Any]]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.getgroup("qtask-verify reports").addoption(
+        "--qtask-report-dir",
+        default="reports",
+        help="directory of run.json, the run record with the verdict (default: reports)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(ReportingPlugin(config), "qtask-reporting")
+
+
+class ReportingPlugin:
+    """One per pytest process (controller or xdist worker)."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.controller = not hasattr(config, "workerinput")
+        self.report_dir = Path(config.getoption("qtask_report_dir"))
+        self.run_id = str(uuid.uuid4())
+        self.started_at = datetime.now(UTC)
+        self.started = time.monotonic()
+        self.log = runrecord.RunLog()
+        self.exitstatus: int | None = None
+        self.collection_errors: list[str] = []
+        self._deployment: DeploymentView | None = None
+
+    @property
+    def deployment(self) -> DeploymentView:
+        """Read lazily and kept once known: the engine's plugin may configure it after this one
+        registers (early warnings are replayed to this plugin before that)."""
+        if self._deployment is None:
+            view = DeploymentView.of(self.config)
+            if not view.configured:
+                return view
+            self._deployment = view
+        return self._deployment
+
+    def redact(self, text: str) -> str:
+        return self.deployment.redactor(text)
+
+    # -- redaction and per-scenario data, on the node that runs the test ---------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self) -> None:
+        """Name the deployment (URLs masked) in the environment of the HTML and JSON reports."""
+        metadata = self.config.stash.get(metadata_key, None)
+        if metadata is not None:
+            metadata["Deployment"] = dict(self.deployment.environment)
+            scrub.scrub(metadata, self.redact)
+
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        """Innermost wrapper: runs right after the report exists, before plugins copy from it."""
+        report = yield
+        scrub.scrub_item(item, self.redact)
+        scrub.scrub_report(report, self.redact)
+        if call.excinfo is not None and report.failed:
+            setattr(report, runrecord.FAULT_ATTR, self._fault(call.excinfo.value))
+        described = scenario.describe(item, item.config.rootpath)
+        if described is None or report.when == "teardown":
+            return report
+        if report.when == "call":
+            steps = scenario.step_outcomes(item, described, report.outcome)
+        else:
+            steps = [{**s, "outcome": "not run", "duration_s": 0.0} for s in described["steps"]]
+        described["steps"] = steps
+        setattr(report, runrecord.SCENARIO_ATTR, described)
+        item.stash[_STEPS] = {
+            "feature": described["feature"]["name"],
+            "scenario": described["name"],
+            "tags": described["tags"],
+            "steps": steps,
+        }
+        if report.when == "call" or not report.passed:
+            # pytest-html reads `report.extras`; a plain attribute, so it crosses xdist too.
+            report.extras = [*getattr(report, "extras", []), html.steps_extra(steps)]  # type: ignore[attr-defined]
+        return report
+
+    def _fault(self, error: BaseException) -> dict[str, Any]:
+        """The failure in the deployment's words when the engine diagnosed it, else one line."""
+        if isinstance(error, DeploymentFault):
+            return {
+                "component": error.component,
+                "message": self.redact(error.diagnosis),
+                "timeline": [
+                    {"t_s": round(o.t_s, 3), "observation": self.redact(o.observation)}
+                    for o in error.timeline
+                ],
+            }
+        text = str(error).strip()
+        first = text.splitlines()[0] if text else ""
+        message = f"{type(error).__name__}: {first}" if first else type(error).__name__
+        return {"component": None, "message": self.redact(message), "timeline": []}
+
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_make_collect_report(
+        self, collector: pytest.Collector
+    ) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+        report = yield
+        scrub.scrub_report(report, self.redact)
+        return report
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_warning_recorded(self, warning_message: Any) -> None:
+        """Warnings are printed in the summary and kept in the JSON report: redact them too."""
+        text = str(warning_message.message)
+        cleaned = self.redact(text)
+        if cleaned != text:
+            warning_message.message = UserWarning(cleaned)
+
+    def pytest_json_runtest_metadata(self, item: pytest.Item) -> dict[str, Any]:
+        """Feature, scenario, tags and step outcomes of each test in the JSON report."""
+        return item.stash.get(_STEPS, {})
+
+    # -- carrying pytest-bdd's scenario data across xdist ------------------------------------
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_report_to_serializable(
+        self, report: Any
+    ) -> Generator[None, dict[str, Any] | None, dict[str, Any] | None]:
+        """Worker: pytest-bdd keeps it in a WeakKeyDictionary that never reaches the controller."""
+        data = yield
+        context = test_report_context_registry.get(report)
+        if data is not None and context is not None:
+            data[_BDD_CONTEXT] = {"scenario": context.scenario, "name": context.name}
+        return data
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_report_from_serializable(self, data: Any) -> Generator[None, Any, Any]:
+        """Controller: register the carried scenario so pytest-bdd's `--cucumberjson` sees it."""
+        carried = data.pop(_BDD_CONTEXT, None) if isinstance(data, dict) else None
+        report = yield
+        if carried is not None and report is not None and report.outcome != "rerun":
+            test_report_context_registry[report] = ReportContext(**carried)
+        return report
+
+    # -- the run record, on the controller ---------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.outcome == "rerun":  # a failed attempt that will be retried: no Cucumber result
+            test_report_context_registry.pop(report, None)
+        if self.controller:
+            self.log.add(report)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.collection_errors.append(report.nodeid or "(root)")
+
+    def pytest_json_modifyreport(self, json_report: dict[str, Any]) -> None:
+        """pytest-json-report reads `config._metadata`, gone in pytest-metadata 3: fill it in."""
+        metadata = dict(self.config.stash.get(metadata_key, {}))
+        json_report["environment"] = scrub.scrub(metadata, self.redact)
+
+    def pytest_sessionfinish(self, exitstatus: int) -> None:
+        self.exitstatus = int(exitstatus)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_unconfigure(self) -> None:
+        """Write run.json last, also when the preflight ended the run before the session did."""
+        if not self.controller:
+            return
+        record = self.run_record()
+        runrecord.write_run_record(record, self.report_dir)
+        if _publish is not None:
+            try:
+                _publish(record, self.report_dir)
+            except Exception as error:  # the verdict stands even if the page cannot be made
+                print(
+                    f"qtask-verify: sign-off page not written: {self.redact(str(error))}",
+                    file=sys.stderr,
+                )
+
+    def run_record(self) -> dict[str, Any]:
+        preflight = PreflightView.of(self.config)
+        logs = self.log.scenarios()
+        verdict, exit_code = self._verdict(preflight, logs)
+        finished = datetime.now(UTC)
+        return runrecord.build_run_record(
+            run_id=self.run_id,
+            started_at=self.started_at.isoformat(timespec="seconds"),
+            finished_at=finished.isoformat(timespec="seconds"),
+            duration_s=time.monotonic() - self.started,
+            environment=self.deployment.environment,
+            preflight=preflight.summary if preflight else None,
+            components=preflight.components if preflight else [],
+            fingerprint=preflight.fingerprint if preflight else None,
+            verdict=verdict,
+            exit_code=exit_code,
+            logs=logs,
+        )
+
+    def _verdict(
+        self, preflight: PreflightView | None, logs: list[runrecord.ScenarioLog]
+    ) -> tuple[Verdict, int]:
+        preflight_ok = preflight.ok if preflight else None
+        if preflight_ok is not False and self.collection_errors:
+            where = ", ".join(self.collection_errors[:3])
+            reason = f"configuration error: the suite could not be collected ({where})"
+            return Verdict(Decision.NO_GO, reason), EXIT_CONFIGURATION_ERROR
+        nothing_collected = self.exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED
+        if preflight_ok is not False and not logs and nothing_collected:
+            reason = "configuration error: no scenario was collected or selected (check -m / -k)"
+            return Verdict(Decision.NO_GO, reason), EXIT_CONFIGURATION_ERROR
+        verdict = decide(
+            [log.verdict_input() for log in logs],
+            preflight_ok=preflight_ok,
+            preflight_failures=preflight.failures if preflight else (),
+            interrupted=self.exitstatus in (None, pytest.ExitCode.INTERRUPTED),
+        )
+        return verdict, verdict.exit_code

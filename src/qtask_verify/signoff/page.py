@@ -1,0 +1,173 @@
+"""Renders the sign-off page (`signoff.html`) from a run and its trend.
+
+One self-contained file: the stylesheet is inlined and a Content-Security-Policy forbids every
+fetch, so the page reads the same offline, attached to a ticket or printed. Jinja2 autoescaping
+covers all text: scenario names, steps and error messages come from feature files and
+deployments, never trusted as HTML.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from importlib.resources import files
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from qtask_verify.signoff.model import Feature, Run
+from qtask_verify.signoff.trend import Trend
+
+MISSING = "\u2013"  # an en dash stands for a value the run did not record
+
+VERDICT_MEANING = {
+    "GO": "This deployment works: it can be released.",
+    "GO WITH RISKS": "This deployment works, with the risks listed below: release knowingly.",
+    "NO-GO": "This deployment is broken: do not release it.",
+    "UNKNOWN": "The run gave no verdict: treat this deployment as unverified.",
+}
+VERDICT_SYMBOL = {"GO": "✔", "GO WITH RISKS": "!", "NO-GO": "✖", "UNKNOWN": "?"}
+PRIORITY_MEANING = {
+    "p1": "must pass to deploy",
+    "p2": "quality",
+    "p3": "resilience",
+}
+
+
+@dataclass(frozen=True)
+class Attention:
+    """One line of 'what needs attention', linking to the scenario or section that explains it."""
+
+    kind: str
+    title: str
+    detail: str
+    anchor: str
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "x"
+
+
+def seconds(value: float | None) -> str:
+    """Durations as people read them: 840 ms, 2.3 s, 1 min 05 s."""
+    if value is None:
+        return MISSING
+    if value < 1:
+        return f"{value * 1000:.0f} ms"
+    if value < 60:
+        return f"{value:.1f} s"
+    minutes, rest = divmod(value, 60)
+    return f"{minutes:.0f} min {rest:02.0f} s"
+
+
+def number(value: float | None, unit: str = "") -> str:
+    if value is None:
+        return MISSING
+    text = f"{value:,.1f}".rstrip("0").rstrip(".") if value % 1 else f"{value:,.0f}"
+    return f"{text} {unit}".strip()
+
+
+def when(iso: str) -> str:
+    """An ISO 8601 instant as 'YYYY-MM-DD HH:MM:SS UTC' (or as given if it is not one)."""
+    try:
+        moment = datetime.fromisoformat(iso)
+    except ValueError:
+        return iso or MISSING
+    if moment.utcoffset() is not None:
+        return moment.strftime("%Y-%m-%d %H:%M:%S ") + (moment.tzname() or "")
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _flatten(prefix: str, value: Any) -> list[tuple[str, str]]:
+    if isinstance(value, Mapping):
+        rows: list[tuple[str, str]] = []
+        for key, inner in value.items():
+            label = str(key).replace("_", " ")
+            rows += _flatten(f"{prefix} · {label}" if prefix else label, inner)
+        return rows
+    if isinstance(value, bool):
+        return [(prefix, "yes" if value else "no")]
+    if isinstance(value, list):
+        return [(prefix, ", ".join(str(v) for v in value))]
+    return [(prefix, MISSING if value is None else str(value))]
+
+
+def _anchors(features: tuple[Feature, ...]) -> dict[int, str]:
+    """A stable, unique element id per scenario (keyed by object id), from feature + name."""
+    anchors: dict[int, str] = {}
+    used: set[str] = set()
+    for feature in features:
+        for scenario in feature.scenarios:
+            base = f"scenario-{_slug(feature.name)}--{_slug(scenario.name)}"
+            anchor, n = base, 2
+            while anchor in used:
+                anchor, n = f"{base}-{n}", n + 1
+            used.add(anchor)
+            anchors[id(scenario)] = anchor
+    return anchors
+
+
+def _attention(run: Run, anchors: dict[int, str]) -> list[Attention]:
+    items = [Attention("preflight", "Preflight", f, "#environment") for f in run.preflight_failures]
+    items += [
+        Attention("component", f"{c.name} is {c.status}", c.detail, "#components")
+        for c in run.components
+        if c.status in ("down", "degraded")
+    ]
+    for s in run.scenarios:
+        if s.outcome in ("failed", "flaky"):
+            detail = s.diagnosis.message if s.diagnosis else ""
+            if s.outcome == "flaky":
+                detail = f"failed, then passed on a rerun ({' → '.join(s.attempts)})"
+            items.append(Attention(s.outcome, s.name, detail, f"#{anchors[id(s)]}"))
+    items += [
+        Attention(
+            "performance",
+            m.name,
+            f"p95 {number(m.p95, m.unit)} over the threshold of {number(m.threshold, m.unit)}",
+            "#performance",
+        )
+        for m in run.performance
+        if m.passed is False
+    ]
+    return items
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("qtask_verify.signoff", "."),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(seconds=seconds, number=number, when=when, slug=_slug)
+    return env
+
+
+def render(run: Run, trend: Trend, history_notes: tuple[str, ...]) -> str:
+    """The whole page as one HTML string."""
+    anchors = _anchors(run.features)
+    stylesheet = files("qtask_verify.signoff").joinpath("signoff.css").read_text("utf-8")
+    return (
+        _environment()
+        .get_template("signoff.html")
+        .render(
+            run=run,
+            trend=trend,
+            history_notes=history_notes,
+            scenarios_of=[[(s, anchors[id(s)]) for s in f.scenarios] for f in run.features],
+            attention=_attention(run, anchors),
+            fingerprint=_flatten("", run.fingerprint),
+            meaning=VERDICT_MEANING[run.verdict],
+            symbol=VERDICT_SYMBOL[run.verdict],
+            priority_meaning=PRIORITY_MEANING,
+            zip=zip,
+            stylesheet=Markup(stylesheet),  # a package file, not run data
+        )
+    )

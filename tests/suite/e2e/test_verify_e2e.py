@@ -1,0 +1,215 @@
+"""`qtask-verify` against a private local stack: healthy, without workers, with a wrong password.
+
+Each test runs the console script in a subprocess with the stack's variables, as CI would, and
+checks the exit code, the verdict, the reports and that no secret reaches any of them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import pytest
+
+REPOSITORY = Path(__file__).resolve().parents[3]
+QTASK_VERIFY = Path(sys.executable).parent / "qtask-verify"
+REPORT_FILES = ("report.html", "report.json", "junit.xml", "cucumber.json", "run.json")
+
+
+@dataclass
+class VerifyRun:
+    """One finished `qtask-verify` process: exit code, terminal output, reports, wall time."""
+
+    code: int
+    stdout: str
+    stderr: str
+    reports: Path
+    seconds: float
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+    def load(self, name: str) -> Any:
+        return json.loads((self.reports / name).read_text(encoding="utf-8"))
+
+    def scenarios(self) -> list[dict[str, Any]]:
+        return [s for f in self.load("run.json")["features"] for s in f["scenarios"]]
+
+    def texts(self) -> Iterator[tuple[str, str]]:
+        """The terminal and every file the run wrote, as text."""
+        yield "stdout", self.stdout
+        yield "stderr", self.stderr
+        if self.reports.is_dir():
+            for path in sorted(self.reports.rglob("*")):
+                if path.is_file():
+                    yield str(path.relative_to(self.reports)), path.read_text(errors="replace")
+
+
+def secrets_of(env: Mapping[str, str]) -> set[str]:
+    """Every password in a suite environment (in URLs and the management password)."""
+    found = {env.get("QTASK_MANAGEMENT_PASSWORD", "")}
+    for value in env.values():
+        if "://" in value:
+            password = urlsplit(value).password
+            if password:
+                found |= {password, unquote(password)}
+    return {secret for secret in found if len(secret) >= 4}
+
+
+def stack_environment(stack: Any, **overrides: str) -> dict[str, str]:
+    """The process environment of a run against `stack`: its QTASK_* variables and state dir."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("QTASK_", "PYTEST_"))}
+    environ.update(stack.suite_env())
+    environ["QTASK_STACK_DIR"] = str(stack.state_dir)
+    environ["QTASK_ENV"] = "local"
+    environ.update(overrides)
+    return environ
+
+
+def run_verify(
+    reports: Path, *args: str, env: Mapping[str, str], timeout_s: float = 300.0
+) -> VerifyRun:
+    started = time.monotonic()
+    completed = subprocess.run(
+        [str(QTASK_VERIFY), "--report-dir", str(reports), *args],
+        cwd=REPOSITORY,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
+    return VerifyRun(
+        completed.returncode,
+        completed.stdout,
+        completed.stderr,
+        reports,
+        time.monotonic() - started,
+    )
+
+
+@pytest.fixture
+def stopped_workers(local_stack: Any) -> Iterator[None]:
+    """The stack without workers for one test, restarted (and waited for) afterwards."""
+    local_stack.stop("worker")
+    try:
+        yield
+    finally:
+        local_stack.start("worker")
+
+
+WRONG_PASSWORD = "Wr0ng-pa55word_e2e"
+
+
+def cucumber_scenarios(run: VerifyRun) -> list[tuple[str, str]]:
+    return sorted((f["uri"], e["name"]) for f in run.load("cucumber.json") for e in f["elements"])
+
+
+@pytest.fixture(scope="module")
+def healthy_serial(local_stack: Any, tmp_path_factory: pytest.TempPathFactory) -> VerifyRun:
+    reports = tmp_path_factory.mktemp("serial")
+    return run_verify(reports, env=stack_environment(local_stack))
+
+
+@pytest.fixture(scope="module")
+def healthy_distributed(local_stack: Any, tmp_path_factory: pytest.TempPathFactory) -> VerifyRun:
+    reports = tmp_path_factory.mktemp("distributed")
+    return run_verify(reports, "-n", "2", env=stack_environment(local_stack))
+
+
+def test_healthy_stack_is_go_with_all_reports_consistent(healthy_serial: VerifyRun) -> None:
+    run = healthy_serial
+    assert run.code == 0, run.output[-3000:]
+    assert all((run.reports / name).is_file() for name in REPORT_FILES)
+    record = run.load("run.json")
+    assert (record["verdict"], record["exit_code"]) == ("GO", 0)
+    assert record["preflight"]["ok"] is True
+    assert {c["name"]: c["status"] for c in record["components"]} == {
+        "api": "up",
+        "database": "up",
+        "queue": "up",
+        "workers": "up",
+    }
+    assert record["fingerprint"]["alembic_revision"] == "0002"
+    scenarios = run.scenarios()
+    assert scenarios, "the run record lists no scenario"
+    assert record["counts"]["failed"] == 0
+    assert {s["priority"] for s in scenarios} >= {"p1", "p2"}
+    assert all(s["steps"] and s["outcome"] in ("passed", "skipped") for s in scenarios)
+    # The four reports and the run record describe the same scenarios.
+    nodeids = sorted(s["nodeid"] for s in scenarios)
+    assert sorted(t["nodeid"] for t in run.load("report.json")["tests"]) == nodeids
+    assert len(ET.parse(run.reports / "junit.xml").getroot().findall(".//testcase")) == len(nodeids)
+    # Cucumber JSON lists the scenarios whose steps started (not those skipped before any step).
+    started = [s for s in scenarios if s["steps"][0]["outcome"] != "not run"]
+    assert len(cucumber_scenarios(run)) == len(started)
+    html = (run.reports / "report.html").read_text()
+    assert html.count("gherkin-steps") >= len(nodeids)
+    assert run.stdout.rstrip().splitlines()[-1].startswith("GO: ")
+    for line in ("API", "database", "queue", "workers", "fingerprint: alembic 0002"):
+        assert line in run.stdout
+
+
+def test_xdist_gives_the_same_scenarios_as_serial(
+    healthy_serial: VerifyRun, healthy_distributed: VerifyRun
+) -> None:
+    assert healthy_distributed.code == 0, healthy_distributed.output[-3000:]
+    assert cucumber_scenarios(healthy_distributed) == cucumber_scenarios(healthy_serial)
+    serial = {s["nodeid"]: s["outcome"] for s in healthy_serial.scenarios()}
+    assert {s["nodeid"]: s["outcome"] for s in healthy_distributed.scenarios()} == serial
+
+
+def test_no_secret_of_the_stack_appears_in_a_healthy_run(
+    local_stack: Any, healthy_serial: VerifyRun, healthy_distributed: VerifyRun
+) -> None:
+    secrets = secrets_of(local_stack.suite_env())
+    assert secrets, "the stack has no password to look for"
+    for run in (healthy_serial, healthy_distributed):
+        assert [name for name, text in run.texts() if any(s in text for s in secrets)] == []
+
+
+def test_stopped_workers_give_no_go_naming_the_workers(
+    local_stack: Any, stopped_workers: None, tmp_path: Path
+) -> None:
+    run = run_verify(tmp_path, "-m", "p1", env=stack_environment(local_stack))
+    assert run.code == 1, run.output[-3000:]
+    record = run.load("run.json")
+    assert record["verdict"] == "NO-GO"
+    workers = next(c for c in record["components"] if c["name"] == "workers")
+    assert workers["status"] == "down"
+    failed = [s for s in run.scenarios() if s["outcome"] == "failed"]
+    assert failed
+    assert any(
+        s["diagnosis"]["component"] == "workers" and "0 consumers" in s["diagnosis"]["message"]
+        for s in failed
+    ), [s["diagnosis"] for s in failed]
+    assert "no worker is consuming" in run.stdout
+
+
+def test_wrong_database_password_is_no_go_in_seconds_naming_the_database_masked(
+    local_stack: Any, tmp_path: Path
+) -> None:
+    env = stack_environment(local_stack)
+    parts = env["QTASK_DATABASE_URL"].split("@", 1)
+    user = parts[0].rsplit(":", 1)[0]
+    env["QTASK_DATABASE_URL"] = f"{user}:{WRONG_PASSWORD}@{parts[1]}"
+    run = run_verify(tmp_path, env=env)
+    assert run.code == 1, run.output[-3000:]
+    assert run.seconds <= 10.0
+    record = run.load("run.json")
+    assert record["verdict"] == "NO-GO"
+    assert record["preflight"]["ok"] is False
+    assert any(line.startswith("database: ") for line in record["preflight"]["failures"])
+    assert "database" in run.stdout.rstrip().splitlines()[-1]
+    assert "***" in record["environment"]["database_url"]
+    secrets = {WRONG_PASSWORD, *secrets_of(local_stack.suite_env())}
+    assert [name for name, text in run.texts() if any(s in text for s in secrets)] == []
