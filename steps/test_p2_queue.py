@@ -141,9 +141,11 @@ async def _(submitted: SubmittedTask, broker: BrokerInspector, environment: Envi
         "queue",
         f"task {submitted.task_id} was accepted but no message waits in {name}",
     )
+    # The Management API's statistics lag: its message count and its count of persistent
+    # messages may be refreshed at different moments, so wait until both include our message.
     counted = await poll_until(
         lambda: broker.queue(name),
-        lambda q: q is not None and q.messages >= 1,
+        lambda q: q is not None and q.messages >= 1 and q.messages_persistent >= q.messages,
         STATISTICS_DELAY_S,
     )
     queue = counted.value

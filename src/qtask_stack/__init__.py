@@ -17,6 +17,9 @@ Python API::
     for row in stack.status(): ...  # ComponentStatus(name, state, pid, endpoint), masked
     stack.down()                    # stops everything, sweeps leftovers
 
+For tests, `with temporary_stack(workers=2) as stack:` runs a stack in a new temporary directory
+with a free API port and always brings it down (tests/conftest.py's `local_stack` uses it).
+
 Components: "api", "worker", "database", "broker". Every failure raises a `StackError` with a one
 line message; `ComponentError` (start-up failures) names the component and its log's last lines.
 State lives in `<state_dir>/state.json` and `<state_dir>/stack.env` (both 0600), logs in
@@ -26,6 +29,7 @@ State lives in `<state_dir>/state.json` and `<state_dir>/stack.env` (both 0600),
 from qtask_stack.errors import ComponentError, MissingBinaryError, StackError, StateDirError
 from qtask_stack.stack import COMPONENTS, Stack, StackConfig
 from qtask_stack.status import ComponentStatus
+from qtask_stack.temporary import temporary_stack
 
 __all__ = [
     "COMPONENTS",
@@ -36,4 +40,5 @@ __all__ = [
     "StackConfig",
     "StackError",
     "StateDirError",
+    "temporary_stack",
 ]

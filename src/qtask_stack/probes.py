@@ -12,6 +12,7 @@ import socket
 from urllib.parse import quote
 
 import httpx
+import psutil
 
 _TIMEOUT_S = 1.0
 
@@ -33,17 +34,37 @@ def http_ok(url: str, auth: tuple[str, str] | None = None) -> bool:
         return False
 
 
-def queue_consumers(management_url: str, auth: tuple[str, str], queue: str) -> int:
-    """Consumers on a queue of vhost `/` per the management API; 0 if it cannot be known.
+def consumer_ports(management_url: str, auth: tuple[str, str], queue: str) -> set[int]:
+    """Client ports of the AMQP connections that consume from a queue of vhost `/`.
 
-    The management API refreshes its statistics every few seconds, but consumer counts come from
-    the queue process itself and are current.
+    Matching them against a process's own sockets tells which process consumes, where a bare
+    consumer count would still include a worker that was just killed.
     """
-    url = f"{management_url}/api/queues/{quote('/', safe='')}/{quote(queue, safe='')}"
+    url = f"{management_url}/api/consumers/{quote('/', safe='')}"
     try:
         response = httpx.get(url, auth=auth, timeout=_TIMEOUT_S)
         if response.status_code != 200:
-            return 0
-        return int(json.loads(response.text).get("consumers", 0))
+            return set()
+        consumers = json.loads(response.text)
     except (httpx.HTTPError, ValueError):
-        return 0
+        return set()
+    return {
+        int(consumer["channel_details"]["peer_port"])
+        for consumer in consumers
+        if consumer.get("queue", {}).get("name") == queue
+        and isinstance(consumer.get("channel_details"), dict)
+        and "peer_port" in consumer["channel_details"]
+    }
+
+
+def process_ports_to(pid: int, remote_port: int) -> set[int]:
+    """Local ports of a process's TCP connections to 127.0.0.1:remote_port."""
+    try:
+        connections = psutil.Process(pid).net_connections(kind="tcp")
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return set()
+    return {
+        connection.laddr.port
+        for connection in connections
+        if connection.raddr and connection.raddr.port == remote_port
+    }

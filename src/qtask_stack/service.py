@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from qtask_stack.errors import ComponentError
-from qtask_stack.probes import http_ok, queue_consumers
+from qtask_stack.probes import consumer_ports, http_ok, process_ports_to
 from qtask_stack.process import Launcher, log_tail
 from qtask_stack.state import BROKER_USER, StackState
 
@@ -67,20 +67,20 @@ def api_launcher(
 
 
 def worker_launcher(
-    state: StackState,
-    index: int,
-    argv: Sequence[str],
-    env: dict[str, str],
-    log_dir: Path,
-    consumers_expected: Callable[[], int],
+    state: StackState, index: int, argv: Sequence[str], env: dict[str, str], log_dir: Path
 ) -> Launcher:
-    """One worker, ready when the task queue has as many consumers as workers should run."""
+    """One worker, ready when the broker lists a consumer of the task queue on its connection."""
     auth = (BROKER_USER, state.credentials.broker)
+    launcher: Launcher
 
     def consuming() -> bool:
-        return queue_consumers(state.management_url(), auth, QUEUE) >= consumers_expected()
+        assert launcher.process is not None
+        own_ports = process_ports_to(launcher.process.pid, state.ports.amqp)
+        return bool(own_ports) and bool(
+            own_ports & consumer_ports(state.management_url(), auth, QUEUE)
+        )
 
-    return Launcher(
+    launcher = Launcher(
         worker_name(index),
         argv,
         ready=consuming,
@@ -88,3 +88,4 @@ def worker_launcher(
         env={**env, **state.service_env()},
         timeout=START_TIMEOUT_S,
     )
+    return launcher

@@ -331,17 +331,10 @@ class Stack:
             self._record(state, service.API, launcher)
             launchers.append(launcher)
         worker_argv = argv or self.config.worker_argv or service.WORKER_ARGV
-
-        def consumers_expected() -> int:
-            names = self._worker_names(state)
-            return sum(is_alive(state.processes.get(name)) for name in names)
-
         for index in workers:
             if is_alive(state.processes.get(service.worker_name(index))):
                 continue
-            launcher = service.worker_launcher(
-                state, index, worker_argv, process_env, self.log_dir, consumers_expected
-            )
+            launcher = service.worker_launcher(state, index, worker_argv, process_env, self.log_dir)
             self._record(state, service.worker_name(index), launcher)
             launchers.append(launcher)
         return launchers

@@ -28,7 +28,7 @@ from qtask_verify.redaction import Redactor
 from qtask_verify.reporting import summary
 from qtask_verify.verdict import EXIT_CONFIGURATION_ERROR
 
-SUITE_INI = "steps/pytest.ini"
+SUITE_INI = "suite.ini"
 REPORT_FILES = {
     "html": "report.html",
     "json": "report.json",
@@ -92,6 +92,8 @@ def pytest_arguments(
         "-c", str(suite.ini),
         "--rootdir", str(suite.root),
         "-p", "no:asyncio",
+        # In-process, qtask_verify is imported before pytest starts: nothing to rewrite there.
+        "-W", "ignore::pytest.PytestAssertRewriteWarning",
         "-p", "qtask_verify.reporting.plugin",
         "--qtask-report-dir", str(report_dir),
         "--html", reports["html"], "--self-contained-html",

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Protocol
 
 from .clients.api import ApiClient, Submission
+from .redaction import mask_url
 
 MARKER_PREFIX = "qtask-verify:"
 
@@ -33,8 +34,8 @@ def new_marker() -> str:
 
 
 def ledger_path(directory: Path, environment_name: str, database_url: str) -> Path:
-    """One ledger per environment *and* database, so two stacks never share one."""
-    digest = hashlib.sha256(database_url.encode()).hexdigest()[:12]
+    """One ledger per environment *and* database (password left out), so stacks never share one."""
+    digest = hashlib.sha256(mask_url(database_url).encode()).hexdigest()[:12]
     return directory / f"ledger-{environment_name}-{digest}.jsonl"
 
 

@@ -27,6 +27,7 @@ from .controller import CommandController, controller_for
 from .errors import ConfigurationError
 from .ledger import CleanupLedger, ScenarioTasks, ledger_path, sweep
 from .preflight import PreflightReport, run_preflight
+from .redaction import mask_url
 from .waiting import ConsumerWatch
 
 PREFLIGHT_KEY = pytest.StashKey[PreflightReport]()
@@ -115,7 +116,13 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip what the environment does not allow; run scenarios that pause the deployment last.
+
+    Pausing and resuming workers is the slowest thing the suite does and disturbs every other
+    scenario, so those scenarios come after all the others (stable sort keeps file order).
+    """
     env = config.stash[ENVIRONMENT_KEY]
+    items.sort(key=lambda item: item.get_closest_marker("needs_controller") is not None)
     for item in items:
         if not env.allow_mutating and item.get_closest_marker("read_only") is None:
             item.add_marker(
@@ -225,7 +232,7 @@ def deployment_lock(request: pytest.FixtureRequest, pytestconfig: pytest.Config)
     env = pytestconfig.stash[ENVIRONMENT_KEY]
     directory = _state_directory(pytestconfig)
     directory.mkdir(parents=True, exist_ok=True)
-    key = hashlib.sha256(env.database_url.encode()).hexdigest()[:12]
+    key = hashlib.sha256(mask_url(env.database_url).encode()).hexdigest()[:12]
     exclusive = request.node.get_closest_marker("needs_controller") is not None
     turnstile = directory / f"deployment-{key}.turnstile"
     lock = directory / f"deployment-{key}.lock"

@@ -165,7 +165,7 @@ async def wait_for_task_outcome(
             return TaskOutcome(state, elapsed, timeline.observations)
         stalled = state.status == "pending" and watch.unconsumed_for() >= stalled_consumers_s
         if stalled or elapsed >= timeout_s:
-            raise _stuck(task_id, state, consumers, queue_name, elapsed, timeline)
+            raise _stuck(task_id, state, consumers, queue_name, elapsed, watch, timeline)
         await sleep(min(next_delay(), max(timeout_s - elapsed, 0.0)))
 
 
@@ -186,6 +186,7 @@ def _stuck(
     consumers: int | None,
     queue_name: str,
     elapsed: float,
+    watch: ConsumerWatch,
     timeline: Timeline,
 ) -> DeploymentFault:
     """The diagnosis of a task that did not finish, from what was observed."""
@@ -205,7 +206,8 @@ def _stuck(
     if state.status == "pending" and consumers == 0:
         return DeploymentFault(
             "workers",
-            f"task stayed pending for {waited}: no worker is consuming {queue_name} (0 consumers)",
+            f"task stayed pending: no worker is consuming {queue_name} "
+            f"(0 consumers for {watch.unconsumed_for():.1f} s)",
             timeline.observations,
         )
     if state.status == "pending":

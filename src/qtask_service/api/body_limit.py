@@ -62,6 +62,4 @@ class BodyLimitMiddleware:
                 }
             ],
         )
-        # The client may still be sending; closing the connection spares us reading the rest.
-        response.headers["connection"] = "close"
         await response(scope, receive, send)

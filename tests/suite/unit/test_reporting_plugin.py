@@ -202,7 +202,7 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "features" / "p2_demo.feature").write_text(FEATURE_P2)
     (root / "steps" / "test_demo.py").write_text(STEPS)
     (root / "steps" / "fake_engine.py").write_text(FAKE_ENGINE)
-    (root / "steps" / "pytest.ini").write_text(INI)
+    (root / "suite.ini").write_text(INI)
     (root / "environments.toml").write_text(ENVIRONMENTS)
     return root
 

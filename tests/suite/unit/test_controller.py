@@ -1,0 +1,64 @@
+"""The command controller runs the configured commands and reports failures masked."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from qtask_verify.config import ControllerSettings
+from qtask_verify.controller import CommandController, controller_for
+from qtask_verify.errors import ControllerError
+from qtask_verify.redaction import Redactor
+
+PYTHON = sys.executable
+
+
+def settings(tmp_path: Path, **commands: str) -> ControllerSettings:
+    return ControllerSettings(working_directory=tmp_path, timeout_s=5.0, **commands)  # type: ignore[arg-type]
+
+
+def test_no_settings_means_no_controller() -> None:
+    assert controller_for(None) is None
+
+
+def test_component_is_substituted_into_the_command(tmp_path: Path) -> None:
+    controller = CommandController(
+        settings(tmp_path, stop="qtask-stack --state-dir 'a b' stop {component}")
+    )
+    assert controller.command("stop", "worker")[1:] == ["--state-dir", "a b", "stop", "worker"]
+
+
+async def test_command_runs_in_the_working_directory(tmp_path: Path) -> None:
+    script = "import pathlib, sys; pathlib.Path(sys.argv[1]).write_text('stopped')"
+    controller = CommandController(settings(tmp_path, stop=f'{PYTHON} -c "{script}" {{component}}'))
+    await controller.run("stop", "worker")
+    assert (tmp_path / "worker").read_text() == "stopped"
+
+
+async def test_failure_names_the_action_and_masks_secrets(tmp_path: Path) -> None:
+    script = "import sys; print('connecting with hunter2'); sys.exit(3)"
+    controller = CommandController(
+        settings(tmp_path, kill=f'{PYTHON} -c "{script}"'), Redactor(["hunter2"])
+    )
+    with pytest.raises(ControllerError) as raised:
+        await controller.run("kill", "broker")
+    assert str(raised.value) == "`kill broker` failed (exit 3): connecting with ***"
+
+
+async def test_a_hanging_command_is_killed_at_the_timeout(tmp_path: Path) -> None:
+    controller = CommandController(
+        ControllerSettings(
+            start=f'{PYTHON} -c "import time; time.sleep(30)"',
+            timeout_s=0.5,
+            working_directory=tmp_path,
+        )
+    )
+    with pytest.raises(ControllerError, match="did not finish within"):
+        await controller.run("start", "api")
+
+
+async def test_an_action_without_a_command_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ControllerError, match="no command to start"):
+        await CommandController(settings(tmp_path)).run("start", "worker")
