@@ -131,7 +131,8 @@ async def measure(api_url: str, database_url: str, tasks: int, clients: int) -> 
                 break
             await asyncio.sleep(0.2)
         last = await connection.fetchval(
-            "SELECT extract(epoch FROM max(completed_at)) FROM tasks WHERE task_id = ANY($1::uuid[])",
+            "SELECT extract(epoch FROM max(completed_at)) FROM tasks"
+            " WHERE task_id = ANY($1::uuid[])",
             task_ids,
         )
         completed = await connection.fetchval(

@@ -34,11 +34,12 @@ class Settings(BaseSettings):
     health_check_timeout_s: float = Field(default=1.5, gt=0, lt=2.0)
 
     # Worker
-    worker_prefetch: int = Field(default=16, ge=1)
+    worker_prefetch: int = Field(default=32, ge=1)
+    # Tasks claimed and recorded per database commit.
+    worker_batch_size: int = Field(default=16, ge=1)
     worker_db_pool_max_size: int = Field(default=4, ge=1)
     # A task whose processing crashed the worker this many times is failed and dead-lettered.
     worker_max_attempts: int = Field(default=3, ge=1)
-    worker_shutdown_grace_s: float = Field(default=20.0, gt=0)
     circuit_cache_size: int = Field(default=256, ge=0)
 
     @property

@@ -3,8 +3,9 @@
     qtask-verify [--env NAME] [--report-dir DIR] [--rerun-failed N] [pytest arguments]
 
 Runs the suite (features/ + steps/) in this process under its own pytest configuration, with
-pytest-asyncio off. Exit 0 GO, 1 NO-GO, 3 GO WITH RISKS, 2 usage or configuration error (also
-when no scenario was collected: a filter that selects nothing must never pass a gate).
+pytest-asyncio off; without `-m` it runs the release gate, P1 + P2 (`-m "not p3"`).
+Exit 0 GO, 1 NO-GO, 3 GO WITH RISKS, 2 usage or configuration error (also when no scenario was
+collected: a filter that selects nothing must never pass a gate).
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ REPORT_FILES = {
     "cucumber": "cucumber.json",
 }
 _EXIT_NO_GO = 1
+# The release gate is P1 + P2. P3 (resilience) restarts parts of the deployment and takes longer:
+# it runs when asked for, e.g. `-m p3` or `-m "p1 or p2 or p3"`.
+DEFAULT_SELECTION = "not p3"
 
 
 @dataclass(frozen=True)
@@ -103,7 +107,14 @@ def pytest_arguments(
     ]  # fmt: skip
     if rerun_failed:
         arguments += ["--reruns", str(rerun_failed)]
+    if not selects_markers(extra):
+        arguments += ["-m", DEFAULT_SELECTION]
     return [*arguments, *extra]
+
+
+def selects_markers(arguments: Sequence[str]) -> bool:
+    """Whether the user chose scenarios by tag (`-m EXPR` or `-mEXPR`)."""
+    return any(a == "-m" or (a.startswith("-m") and not a.startswith("--")) for a in arguments)
 
 
 class _RedactingStream(io.TextIOBase):
@@ -174,7 +185,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     report_dir = args.report_dir.resolve()
     _clear_previous(report_dir)
     redact = environment.redactor()
-    print(f"qtask-verify: suite {suite.root} ({suite.found}); environment {environment.name}")
+    selection = "as given" if selects_markers(extra) else f"-m '{DEFAULT_SELECTION}' (default)"
+    print(
+        f"qtask-verify: suite {suite.root} ({suite.found}); environment {environment.name}; "
+        f"scenarios {selection}"
+    )
     stdout, stderr = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = _RedactingStream(stdout, redact), _RedactingStream(stderr, redact)
     try:

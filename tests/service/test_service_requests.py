@@ -12,6 +12,9 @@ from conftest import BELL, Service
 
 from qtask_service import __version__
 
+# Longer than the broker's statistics interval (the stack sets it to 1 s; RabbitMQ's default is 5).
+STATS_SETTLE_S = 1.5
+
 INVALID_BODIES: list[tuple[str, Any, str]] = [
     ("missing qc", {"shots": 10}, "qc"),
     ("empty qc", {"qc": ""}, "qc"),
@@ -31,6 +34,17 @@ async def _post_raw(service: Service, content: bytes) -> tuple[int, dict[str, An
         "/tasks", content=content, headers={"content-type": "application/json"}
     )
     return response.status_code, response.json()
+
+
+async def _settled_published(service: Service) -> int:
+    """The publish counter once earlier tests' messages are all counted (two equal reads)."""
+    previous = await service.published()
+    while True:
+        await asyncio.sleep(STATS_SETTLE_S)
+        current = await service.published()
+        if current == previous:
+            return current
+        previous = current
 
 
 async def _assert_nothing_published(service: Service, before: int) -> None:
@@ -68,7 +82,7 @@ async def test_invalid_body_is_refused_and_leaves_no_trace(
 
 async def test_malformed_json_and_oversized_body_are_refused(service: Service) -> None:
     rows_before = await service.task_count()
-    published_before = await service.published()
+    published_before = await _settled_published(service)
 
     status, answer = await _post_raw(service, b'{"qc": "OPENQASM 3.0;", "shots": ')
     assert status == 400

@@ -13,17 +13,32 @@ import asyncpg
 import pytest
 from conftest import Service
 
+from qtask_stack.state import SUPERUSER, load_state
+
 
 @pytest.fixture
 async def empty_database(service: Service) -> AsyncIterator[str]:
-    """A new, empty database on the stack's server; dropped afterwards."""
+    """A new, empty database on the stack's server, owned by the service's role; dropped after.
+
+    The service's role may not create databases, so the stack's superuser does (state.json).
+    """
     name = f"migrate_{uuid.uuid4().hex[:12]}"
+    state = load_state(service.stack.state_dir)
+    assert state is not None
     url = urlsplit(service.env["QTASK_DATABASE_URL"])
-    await service.db.execute(f'CREATE DATABASE "{name}"')
+    admin = await asyncpg.connect(
+        host=url.hostname,
+        port=url.port,
+        user=SUPERUSER,
+        password=state.credentials.postgres_superuser,
+        database="postgres",
+    )
     try:
+        await admin.execute(f'CREATE DATABASE "{name}" OWNER "{url.username}"')
         yield urlunsplit(url._replace(path=f"/{name}"))
     finally:
-        await service.db.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
 
 
 def _migrate(database_url: str) -> subprocess.CompletedProcess[str]:

@@ -18,6 +18,8 @@ from qtask_service.api.schemas import (
     TaskView,
 )
 from qtask_service.api.state import ServiceState
+from qtask_service.broker.link import BrokerUnavailable
+from qtask_service.db.pool import DatabaseUnavailable
 
 router = APIRouter()
 
@@ -101,6 +103,7 @@ async def _probe(check: Callable[[], Awaitable[None]], timeout_s: float) -> str 
 
 
 def _reason(exc: BaseException) -> str:
-    # The exception's class says what failed; its text may quote a connection string.
-    cause = exc.__cause__ or exc
-    return type(cause).__name__
+    # The service's own exceptions are worded without URLs; for others the class says enough.
+    if isinstance(exc, BrokerUnavailable | DatabaseUnavailable):
+        return str(exc)
+    return type(exc).__name__

@@ -12,13 +12,15 @@ a success answer either.
 """
 
 import asyncio
+import contextlib
 import logging
 import uuid
 
 from qtask_service.broker.link import BrokerUnavailable
 from qtask_service.broker.publisher import TaskPublisher
+from qtask_service.db.group_commit import GroupCommitter
 from qtask_service.db.pool import DatabaseUnavailable
-from qtask_service.db.tasks import TaskStore
+from qtask_service.db.tasks import NewTask, TaskStore
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,7 @@ class Submissions:
 
     def __init__(self, store: TaskStore, publisher: TaskPublisher) -> None:
         self._store = store
+        self._inserts = GroupCommitter(store)
         self._publisher = publisher
         self._undeleted: set[uuid.UUID] = set()
         self._retry_task: asyncio.Task[None] | None = None
@@ -39,7 +42,15 @@ class Submissions:
         # Fail fast without touching the database while the broker is known to be away.
         self._publisher.link.ensure_connected()
         task_id = uuid.uuid4()
-        await self._store.insert(task_id, circuit, shots)
+        insert = asyncio.ensure_future(self._inserts.insert(NewTask(task_id, circuit, shots)))
+        try:
+            await asyncio.shield(insert)
+        except asyncio.CancelledError:
+            # Cancelled (shutdown) while its group commits: once committed, undo it.
+            with contextlib.suppress(Exception):
+                await insert
+                await self._compensate(task_id)
+            raise
         try:
             await self._publisher.publish(task_id)
         except BrokerUnavailable:

@@ -2,12 +2,13 @@
 
 Each transition updates `tasks` and appends its `status_history` row in the same statement
 (data-modifying CTEs), guarded by the status it leaves, so a replayed transition is a no-op and a
-task never gets two history rows for the same transition.
+task never gets two history rows for the same transition. The worker's transitions take a batch
+of tasks at once: one commit for many tasks is most of the worker's throughput.
 """
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 
@@ -16,7 +17,8 @@ from qtask_service.db.pool import connection
 _INSERT = """
 WITH task AS (
     INSERT INTO tasks (task_id, circuit, shots, current_status, submitted_at)
-    VALUES ($1, $2, $3, 'pending', now())
+    SELECT task_id, circuit, shots, 'pending', clock_timestamp()
+    FROM unnest($1::uuid[], $2::text[], $3::int[]) AS s (task_id, circuit, shots)
     RETURNING task_id, submitted_at
 )
 INSERT INTO status_history (task_id, status, transitioned_at, notes)
@@ -31,11 +33,13 @@ SELECT task_id, current_status::text AS status, shots, submitted_at, started_at,
 FROM tasks WHERE task_id = $1
 """
 
-# Claims a pending task, or re-claims one that a dead worker left in `processing` (then without a
-# second history row). Returns no row for an unknown task; for a finished one only its status.
+# Claims pending tasks, or re-claims those a dead worker left in `processing` (then without a
+# second history row). Unknown tasks return no row; finished ones only their status. Rows are
+# locked in task_id order so that two workers claiming overlapping batches cannot deadlock.
 _CLAIM = """
 WITH previous AS (
-    SELECT task_id, current_status FROM tasks WHERE task_id = $1 FOR UPDATE
+    SELECT task_id, current_status FROM tasks
+    WHERE task_id = ANY($1::uuid[]) ORDER BY task_id FOR UPDATE
 ), claimed AS (
     UPDATE tasks AS t
     SET current_status = 'processing',
@@ -50,21 +54,35 @@ WITH previous AS (
     FROM claimed AS c JOIN previous AS p USING (task_id)
     WHERE p.current_status = 'pending'
 )
-SELECT p.current_status::text AS previous_status, c.circuit, c.shots, c.attempts
+SELECT p.task_id, p.current_status::text AS previous_status, c.circuit, c.shots, c.attempts
 FROM previous AS p LEFT JOIN claimed AS c USING (task_id)
 """
 
+# processing -> completed | failed, for tasks still in processing (a replay changes nothing).
 _FINISH = """
-WITH finished AS (
-    UPDATE tasks
-    SET current_status = $2::task_status, completed_at = now(), result = $3,
-        error_message = $4
-    WHERE task_id = $1 AND current_status = 'processing'
-    RETURNING task_id, completed_at
+WITH outcome AS (
+    SELECT * FROM unnest($1::uuid[], $2::task_status[], $3::jsonb[], $4::text[])
+        AS o (task_id, status, result, error)
+), finished AS (
+    UPDATE tasks AS t
+    SET current_status = o.status, completed_at = now(), result = o.result,
+        error_message = o.error
+    FROM outcome AS o
+    WHERE t.task_id = o.task_id AND t.current_status = 'processing'
+    RETURNING t.task_id, t.current_status, t.completed_at
 )
 INSERT INTO status_history (task_id, status, transitioned_at, notes)
-SELECT task_id, $2::task_status, completed_at, $5 FROM finished
+SELECT task_id, current_status, completed_at, $5 FROM finished
 """
+
+
+@dataclass(frozen=True, slots=True)
+class NewTask:
+    """A submission to store."""
+
+    task_id: uuid.UUID
+    circuit: str
+    shots: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +100,16 @@ class Claim:
         return self.circuit is not None
 
 
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How a claimed task ended: completed with counts, or failed with a readable error."""
+
+    task_id: uuid.UUID
+    status: Literal["completed", "failed"]
+    counts: dict[str, int] | None = None
+    error: str | None = None
+
+
 class TaskStore:
     """The service's queries on a pool; every call is bounded by `timeout_s`."""
 
@@ -94,10 +122,15 @@ class TaskStore:
         async with connection(self._pool, self._timeout_s) as conn:
             await conn.fetchval("SELECT 1")
 
-    async def insert(self, task_id: uuid.UUID, circuit: str, shots: int) -> None:
-        """Store a new pending task and its first history row (committed on return)."""
+    async def insert(self, tasks: list[NewTask]) -> None:
+        """Store new pending tasks and their first history rows, in one commit."""
         async with connection(self._pool, self._timeout_s) as conn:
-            await conn.execute(_INSERT, task_id, circuit, shots)
+            await conn.execute(
+                _INSERT,
+                [task.task_id for task in tasks],
+                [task.circuit for task in tasks],
+                [task.shots for task in tasks],
+            )
 
     async def delete_unstarted(self, task_id: uuid.UUID) -> None:
         """Undo a submission whose message could not be queued (history rows cascade)."""
@@ -110,29 +143,27 @@ class TaskStore:
             row = await conn.fetchrow(_GET, task_id)
         return dict(row) if row is not None else None
 
-    async def claim(self, task_id: uuid.UUID, worker_name: str) -> Claim | None:
-        """Move the task to processing (see `_CLAIM`); None when the task does not exist."""
+    async def claim(self, task_ids: list[uuid.UUID], worker_name: str) -> dict[uuid.UUID, Claim]:
+        """Move the tasks to processing (see `_CLAIM`); unknown tasks are absent from the map."""
         async with connection(self._pool, self._timeout_s) as conn:
-            row = await conn.fetchrow(_CLAIM, task_id, f"claimed by {worker_name}")
-        if row is None:
-            return None
-        return Claim(row["previous_status"], row["circuit"], row["shots"], row["attempts"] or 0)
+            rows = await conn.fetch(_CLAIM, task_ids, f"claimed by {worker_name}")
+        return {
+            uuid.UUID(str(row["task_id"])): Claim(
+                row["previous_status"], row["circuit"], row["shots"], row["attempts"] or 0
+            )
+            for row in rows
+        }
 
-    async def complete(self, task_id: uuid.UUID, counts: dict[str, int], notes: str) -> None:
-        """processing -> completed with the counts; a no-op if the task already left processing."""
-        await self._finish(task_id, "completed", counts, None, notes)
-
-    async def fail(self, task_id: uuid.UUID, error: str, notes: str) -> None:
-        """processing -> failed with a readable reason; a no-op if it already left processing."""
-        await self._finish(task_id, "failed", None, error, notes)
-
-    async def _finish(
-        self,
-        task_id: uuid.UUID,
-        status: str,
-        result: dict[str, int] | None,
-        error: str | None,
-        notes: str,
-    ) -> None:
+    async def finish(self, outcomes: list[Outcome], worker_name: str) -> None:
+        """Record completions and failures of tasks in processing, in one commit."""
+        if not outcomes:
+            return
         async with connection(self._pool, self._timeout_s) as conn:
-            await conn.execute(_FINISH, task_id, status, result, error, notes)
+            await conn.execute(
+                _FINISH,
+                [outcome.task_id for outcome in outcomes],
+                [outcome.status for outcome in outcomes],
+                [outcome.counts for outcome in outcomes],
+                [outcome.error for outcome in outcomes],
+                worker_name,
+            )

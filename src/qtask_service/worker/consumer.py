@@ -1,19 +1,23 @@
-"""Consumes `quantum_tasks` with manual acks: at-least-once delivery made safe.
+"""Consumes `quantum_tasks` with manual acks: at-least-once delivery made safe, in batches.
 
-Every message is handled in its own asyncio task (up to the prefetch), so the database round
-trips of some tasks overlap the execution of another. Circuits run on the event loop's thread:
-measured here, handing them to a thread cost twice the CPU per task (GIL hand-offs on top of
-Aer's own job thread), and a simulation blocks the loop for milliseconds, far below the AMQP
-heartbeat. A message is acked only after the transition it caused is committed.
+Deliveries (up to the prefetch) wait in an inbox; one loop takes what has arrived, up to
+`worker_batch_size`, claims the batch in one statement, runs the circuits, records all outcomes
+in one statement, and only then acks. One commit per batch instead of two per task is most of
+the worker's throughput; with two or more worker processes one runs circuits while another
+waits on the database. Circuits run on the event loop's thread: handing them to a thread cost
+twice the CPU per task here (GIL hand-offs on top of Aer's own job thread), and a simulation
+blocks the loop for milliseconds, far below the AMQP heartbeat.
 
 Idempotence comes from the guarded transitions of `TaskStore`: a redelivered message for a task
 left in `processing` finishes it without a second `processing` row; a duplicate of a finished
-task is acked and ignored; an unknown task is acked and logged. A message that cannot be parsed,
-or a task that was claimed more than `worker_max_attempts` times (it keeps killing workers), is
-rejected without requeue into the dead-letter queue, and the task is failed with the reason.
+task is acked and ignored; an unknown task is acked and logged. A redelivered message is
+processed alone, so a task that kills the worker does not drag its batch mates' attempts up. A
+message that cannot be parsed, or a task claimed more than `worker_max_attempts` times (it keeps
+killing workers), is rejected without requeue into the dead-letter queue, and the task failed.
 """
 
 import asyncio
+import collections
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -25,7 +29,7 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustC
 from qtask_service.broker.link import BrokerLink
 from qtask_service.broker.topology import declare_topology
 from qtask_service.db.pool import DatabaseUnavailable
-from qtask_service.db.tasks import TaskStore
+from qtask_service.db.tasks import Outcome, TaskStore
 from qtask_service.executor import CircuitExecutor, InvalidCircuit
 from qtask_service.settings import Settings
 
@@ -37,7 +41,7 @@ _DB_RETRY_INTERVAL_S = 1.0
 
 
 class Abandoned(Exception):
-    """Shutdown began while the database was away: leave the message to be redelivered."""
+    """Shutdown began while the database was away: leave the messages to be redelivered."""
 
 
 def parse_task_id(body: bytes) -> uuid.UUID:
@@ -59,7 +63,8 @@ class TaskConsumer:
         self._store = store
         self._name = name
         self._executor = CircuitExecutor(settings.circuit_cache_size)
-        self._in_flight: set[asyncio.Task[None]] = set()
+        self._inbox: collections.deque[AbstractIncomingMessage] = collections.deque()
+        self._arrived = asyncio.Event()
         self._stopping = asyncio.Event()
         self._queue: AbstractQueue | None = None
         self._consumer_tag: str | None = None
@@ -80,81 +85,117 @@ class TaskConsumer:
     def stop(self) -> None:
         """Ask `run` to stop taking messages and finish (signal handlers call this)."""
         self._stopping.set()
+        self._arrived.set()
 
     async def run(self) -> None:
-        """Consume until stopped, then let in-flight tasks finish within the grace period."""
+        """Process batches until stopped; the batch in progress is finished first."""
         self.link.start()
-        await self._stopping.wait()
-        log.info("stopping: %d task(s) in flight", len(self._in_flight))
+        try:
+            await self._loop()
+        finally:
+            await self._shut_down()
+
+    async def _loop(self) -> None:
+        while not self._stopping.is_set():
+            batch = self._next_batch()
+            if not batch:
+                self._arrived.clear()
+                await self._arrived.wait()
+                continue
+            try:
+                await self._process(batch)
+            except Abandoned:
+                log.info("left %d message(s) unacked for redelivery", len(batch))
+                return
+            except Exception:
+                log.exception("batch of %d message(s) not processed", len(batch))
+                await self._give_back(batch)
+
+    async def _shut_down(self) -> None:
+        log.info("stopping")
         if self._queue is not None and self._consumer_tag is not None:
             try:
                 await self._queue.cancel(self._consumer_tag)
             except Exception as exc:  # the broker may be gone; closing requeues anyway
                 log.warning("could not cancel the consumer: %s", type(exc).__name__)
-        if self._in_flight:
-            _, unfinished = await asyncio.wait(
-                self._in_flight, timeout=self._settings.worker_shutdown_grace_s
-            )
-            for task in unfinished:
-                task.cancel()
-        # Closing the connection returns every unacked message to the queue.
+        # Closing the connection returns every unacked message (the inbox too) to the queue.
         await self.link.close()
         log.info("stopped")
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
-        task = asyncio.create_task(self._handle(message))
-        self._in_flight.add(task)
-        task.add_done_callback(self._in_flight.discard)
+        self._inbox.append(message)
+        self._arrived.set()
 
-    async def _handle(self, message: AbstractIncomingMessage) -> None:
-        try:
-            await self._process(message)
-        except Abandoned:
-            log.info("left message %s unacked for redelivery", message.delivery_tag)
-        except Exception:
-            # Ack failures (channel lost) included: the message is redelivered and handled
-            # idempotently; never let one message kill the consumer.
-            log.exception("message %s not settled", message.delivery_tag)
+    def _next_batch(self) -> list[AbstractIncomingMessage]:
+        """What has arrived, up to the batch size; a redelivered message always alone."""
+        batch: list[AbstractIncomingMessage] = []
+        while self._inbox and len(batch) < self._settings.worker_batch_size:
+            if self._inbox[0].redelivered and batch:
+                break
+            batch.append(self._inbox.popleft())
+            if batch[0].redelivered:
+                break
+        return batch
 
-    async def _process(self, message: AbstractIncomingMessage) -> None:
-        try:
-            task_id = parse_task_id(message.body)
-        except ValueError as exc:
-            log.error("poison message %s (%s): dead-lettered", message.delivery_tag, exc)
-            await message.reject(requeue=False)
+    async def _process(self, batch: list[AbstractIncomingMessage]) -> None:
+        by_task: dict[uuid.UUID, list[AbstractIncomingMessage]] = {}
+        for message in batch:
+            try:
+                by_task.setdefault(parse_task_id(message.body), []).append(message)
+            except ValueError as exc:
+                log.error("poison message %s (%s): dead-lettered", message.delivery_tag, exc)
+                await message.reject(requeue=False)
+        if not by_task:
             return
-        claim = await self._with_database(lambda: self._store.claim(task_id, self._name))
-        if claim is None:
-            log.warning("task %s does not exist (deleted?): message acked and dropped", task_id)
-            await message.ack()
-            return
-        if not claim.claimed:
-            log.info("task %s already %s: duplicate acked", task_id, claim.previous_status)
-            await message.ack()
-            return
+        claims = await self._with_database(lambda: self._store.claim(list(by_task), self._name))
+        outcomes: list[Outcome] = []
+        settle: list[tuple[AbstractIncomingMessage, bool]] = []  # (message, dead-letter it)
         max_attempts = self._settings.worker_max_attempts
-        if claim.attempts > max_attempts:
-            reason = (
-                f"gave up after {max_attempts} attempts: processing this task stopped the "
-                "worker each time"
-            )
-            await self._with_database(lambda: self._store.fail(task_id, reason, self._name))
-            log.error("task %s: %s; dead-lettered", task_id, reason)
-            await message.reject(requeue=False)
-            return
-        assert claim.circuit is not None and claim.shots is not None
+        for task_id, messages in by_task.items():
+            # Duplicates within the batch: the first message carries the task, the rest are acked.
+            settle.extend((message, False) for message in messages[1:])
+            claim = claims.get(task_id)
+            if claim is None:
+                log.warning("task %s does not exist (deleted?): message acked, dropped", task_id)
+            elif not claim.claimed:
+                log.info("task %s already %s: duplicate acked", task_id, claim.previous_status)
+            elif claim.attempts > max_attempts:
+                reason = (
+                    f"gave up after {max_attempts} attempts: processing this task stopped "
+                    "the worker each time"
+                )
+                log.error("task %s: %s; dead-lettered", task_id, reason)
+                outcomes.append(Outcome(task_id, "failed", error=reason))
+                settle.append((messages[0], True))
+                continue
+            else:
+                assert claim.circuit is not None and claim.shots is not None
+                outcomes.append(self._execute(task_id, claim.circuit, claim.shots))
+            settle.append((messages[0], False))
+        await self._with_database(lambda: self._store.finish(outcomes, self._name))
+        for message, dead_letter in settle:
+            if dead_letter:
+                await message.reject(requeue=False)
+            else:
+                await message.ack()
+
+    def _execute(self, task_id: uuid.UUID, circuit: str, shots: int) -> Outcome:
         try:
-            counts = self._executor.run(claim.circuit, claim.shots)
+            return Outcome(task_id, "completed", counts=self._executor.run(circuit, shots))
         except InvalidCircuit as exc:
-            error = str(exc)
-            await self._with_database(lambda: self._store.fail(task_id, error, self._name))
-            log.info("task %s failed: %s", task_id, error)
-        else:
-            await self._with_database(lambda: self._store.complete(task_id, counts, self._name))
-        await message.ack()
+            log.info("task %s failed: %s", task_id, exc)
+            return Outcome(task_id, "failed", error=str(exc))
+
+    async def _give_back(self, batch: list[AbstractIncomingMessage]) -> None:
+        """After an unexpected error: requeue once, dead-letter a message that was redelivered."""
+        for message in batch:
+            try:
+                await message.reject(requeue=not message.redelivered)
+            except Exception as exc:  # channel gone: the broker requeues it by itself
+                log.warning("could not return message %s: %s", message.delivery_tag, exc)
 
     async def _with_database(self, operation: Callable[[], Awaitable[T]]) -> T:
-        """Run `operation`, waiting out a database outage instead of dropping the message."""
+        """Run `operation`, waiting out a database outage instead of dropping the messages."""
         while True:
             try:
                 return await operation()

@@ -11,8 +11,11 @@ from pytest_html import extras
 _COLOURS = {"passed": "#2e7d32", "failed": "#c62828", "skipped": "#ef6c00", "not run": "#757575"}
 
 
-def steps_extra(steps: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """A table of keyword, step text, outcome and duration, one row per step."""
+def steps_extra(
+    steps: Sequence[dict[str, Any]], fault: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A table of keyword, step text, outcome and duration, one row per step, under the
+    diagnosis when the scenario failed."""
     rows = "".join(
         "<tr>"
         f'<td style="font-weight:bold;padding-right:1em">{escape(step["keyword"])}</td>'
@@ -23,7 +26,22 @@ def steps_extra(steps: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "</tr>"
         for step in steps
     )
+    diagnosis = ""
+    if fault is not None:
+        said = f"{fault['component']}: " if fault.get("component") else ""
+        diagnosis = (
+            f'<p class="diagnosis" style="color:{_COLOURS["failed"]};font-weight:bold">'
+            f"Diagnosis: {escape(said + fault['message'])}</p>"
+        )
     return extras.html(
-        f'<table class="gherkin-steps" style="margin:0.5em 0">'
+        f'{diagnosis}<table class="gherkin-steps" style="margin:0.5em 0">'
         f"<caption style='text-align:left'>Gherkin steps</caption>{rows}</table>"
     )
+
+
+def scenario_cell(described: dict[str, Any] | None) -> str:
+    """'Feature: Scenario [p1]' for the results table, so QA sees Gherkin names, not test ids."""
+    if described is None:
+        return ""
+    priority = f" [{described['priority']}]" if described.get("priority") else ""
+    return escape(f"{described['feature']['name']}: {described['name']}{priority}")

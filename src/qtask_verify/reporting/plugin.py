@@ -116,7 +116,8 @@ class ReportingPlugin:
         }
         if report.when == "call" or not report.passed:
             # pytest-html reads `report.extras`; a plain attribute, so it crosses xdist too.
-            report.extras = [*getattr(report, "extras", []), html.steps_extra(steps)]  # type: ignore[attr-defined]
+            extra = html.steps_extra(steps, getattr(report, runrecord.FAULT_ATTR, None))
+            setattr(report, "extras", [*getattr(report, "extras", []), extra])  # noqa: B010
         return report
 
     def _fault(self, error: BaseException) -> dict[str, Any]:
@@ -151,6 +152,21 @@ class ReportingPlugin:
         if cleaned != text:
             warning_message.message = UserWarning(cleaned)
 
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_report_title(self, report: Any) -> None:
+        report.title = f"qtask-verify: {self.deployment.environment.get('name') or 'deployment'}"
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_results_table_header(self, cells: list[str]) -> None:
+        cells.insert(1, "<th>Scenario</th>")
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_results_table_row(self, report: Any, cells: list[str]) -> None:
+        cells.insert(
+            1, f"<td>{html.scenario_cell(getattr(report, runrecord.SCENARIO_ATTR, None))}</td>"
+        )
+
+    @pytest.hookimpl(optionalhook=True)
     def pytest_json_runtest_metadata(self, item: pytest.Item) -> dict[str, Any]:
         """Feature, scenario, tags and step outcomes of each test in the JSON report."""
         return item.stash.get(_STEPS, {})
@@ -190,6 +206,7 @@ class ReportingPlugin:
         if report.failed:
             self.collection_errors.append(report.nodeid or "(root)")
 
+    @pytest.hookimpl(optionalhook=True)
     def pytest_json_modifyreport(self, json_report: dict[str, Any]) -> None:
         """pytest-json-report reads `config._metadata`, gone in pytest-metadata 3: fill it in."""
         metadata = dict(self.config.stash.get(metadata_key, {}))

@@ -1,0 +1,534 @@
+"""The catalogue of broken deployments the suite must catch, each built from a private stack.
+
+A `Fault` says how to break the stack (a context manager that injects the fault, yields the
+variables the suite runs with, and restores the stack on exit, also after a failure), what the
+suite must answer (verdict, the scenario that fails, a pattern its diagnosis matches) and how soon.
+Faults are injected from outside wherever possible: the suite's configuration, SQL on the
+stack's private database, the broker's Management API, stopping processes. Where the service
+itself must misbehave, it runs as one of the wrappers in `wrappers/` (the real service with one
+behaviour patched), started through the stack's argv override.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+
+from qtask_stack import Stack
+from qtask_stack.process import MARKER_ENV
+from qtask_stack.state import stack_id_for
+
+WRAPPERS = Path(__file__).resolve().parent / "wrappers"
+QUEUE = "quantum_tasks"
+WRONG_PASSWORD = "Wr0ng-fault-pa55"
+PRISTINE_TIMEOUT_S = 60.0
+# Variables that make a faulty worker give up its in-flight tasks at once when it is stopped.
+QUICK_STOP = {"QTASK_SERVICE_WORKER_SHUTDOWN_GRACE_S": "1"}
+
+# Scenario selections: the scenarios that can catch the fault, plus the P1 set (the gate).
+P1 = ("-m", "p1")
+P1_WORKER = ("-m", "p1 and worker")
+WITH_SCHEMA = ("-m", "p1 or (p2 and database)")
+WITH_QUEUE = ("-m", "p1 or (p2 and queue)")
+# Without the scenario that pauses workers: the stack's controller would restart them unpatched.
+WITH_QUEUE_SETTINGS = ("-m", "p1 or (p2 and queue and not needs_controller)")
+WITH_API = ("-m", "p1 or (p2 and api)")
+PREFLIGHT = "preflight"
+
+
+class Lab:
+    """The shared private stack, with the levers the faults pull."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.suite_env = stack.suite_env()
+
+    def run_env(self, **overrides: str) -> dict[str, str]:
+        """The environment of a `qtask-verify` run against this stack (controller included)."""
+        environ = {k: v for k, v in os.environ.items() if not k.startswith(("QTASK_", "PYTEST_"))}
+        environ.update(self.suite_env)
+        environ.update(QTASK_STACK_DIR=str(self.stack.state_dir), QTASK_ENV="local")
+        environ.update(overrides)
+        return environ
+
+    def secrets(self) -> list[str]:
+        """Passwords the suite is given (the stack's, and the wrong one a fault hands it)."""
+        found = [self.suite_env["QTASK_MANAGEMENT_PASSWORD"], WRONG_PASSWORD]
+        found += [urlsplit(v).password or "" for v in self.suite_env.values() if "://" in v]
+        return [secret for secret in found if len(secret) >= 4]
+
+    def sql(self, *statements: str) -> None:
+        """Run statements on the stack's database, as its owner, in one transaction."""
+
+        async def execute() -> None:
+            connection = await asyncpg.connect(self.suite_env["QTASK_DATABASE_URL"], timeout=10)
+            try:
+                async with connection.transaction():
+                    for statement in statements:
+                        await connection.execute(statement)
+            finally:
+                await connection.close()
+
+        asyncio.run(execute())
+
+    def sql_value(self, query: str) -> object:
+        async def fetch() -> object:
+            connection = await asyncpg.connect(self.suite_env["QTASK_DATABASE_URL"], timeout=10)
+            try:
+                return await connection.fetchval(query)
+            finally:
+                await connection.close()
+
+        return asyncio.run(fetch())
+
+    def management(self, method: str, path: str) -> httpx.Response:
+        """A call to the broker's Management API (the stack's own credentials)."""
+        auth = (
+            self.suite_env["QTASK_MANAGEMENT_USER"],
+            self.suite_env["QTASK_MANAGEMENT_PASSWORD"],
+        )
+        with httpx.Client(base_url=self.suite_env["QTASK_MANAGEMENT_URL"], auth=auth) as http:
+            return http.request(method, path, timeout=10)
+
+    def queue_path(self) -> str:
+        vhost = urlsplit(self.suite_env["QTASK_AMQP_URL"]).path[1:] or "/"
+        return f"/api/queues/{quote(vhost, safe='')}/{QUEUE}"
+
+    def delete_task_queue(self) -> None:
+        response = self.management("DELETE", self.queue_path())
+        assert response.status_code in (204, 404), response.text
+
+    def restart_service(self, script: str | None, *, workers: bool, api: bool) -> None:
+        """Restart the API and/or the workers, as a wrapper from `wrappers/` or (None) as is."""
+        argv = None if script is None else [sys.executable, str(WRAPPERS / script)]
+        env = None if script is None else QUICK_STOP
+        if api:
+            self.stack.restart("api", argv=argv, env=env)
+        if workers:
+            self.stack.restart("worker", argv=argv, env=env)
+
+    def problems(self) -> list[str]:
+        """What keeps the stack from being the healthy reference deployment (empty: healthy)."""
+        found: list[str] = []
+        try:
+            health = httpx.get(f"{self.suite_env['QTASK_API_URL']}/health", timeout=5)
+            if health.status_code != 200:
+                found.append(f"/health answered {health.status_code}")
+        except httpx.HTTPError as error:
+            found.append(f"/health: {type(error).__name__}")
+        queue = self.management("GET", self.queue_path())
+        if queue.status_code != 200:
+            found.append(f"queue {QUEUE}: {queue.status_code}")
+        else:
+            body = queue.json()
+            if not body.get("durable"):
+                found.append(f"queue {QUEUE} is not durable")
+            if body.get("consumers", 0) < len(self.worker_names()):
+                found.append(f"queue {QUEUE} has {body.get('consumers')} consumers")
+        found += [f"database: {p}" for p in self._schema_problems()]
+        return found
+
+    def worker_names(self) -> list[str]:
+        return [row.name for row in self.stack.status() if row.name.startswith("worker-")]
+
+    def _schema_problems(self) -> list[str]:
+        checks = {
+            "alembic revision is not 0002": "SELECT version_num <> '0002' FROM alembic_version",
+            "an index is missing": "SELECT count(*) < 3 FROM pg_indexes WHERE indexname IN"
+            " ('ix_tasks_current_status', 'ix_tasks_submitted_at',"
+            " 'ix_status_history_task_id_transitioned_at')",
+            "an enum label is missing": "SELECT count(*) < 4 FROM pg_enum"
+            " WHERE enumtypid = 'task_status'::regtype"
+            " AND enumlabel IN ('pending', 'processing', 'completed', 'failed')",
+            "a fault trigger is left": "SELECT count(*) > 0 FROM pg_trigger"
+            " WHERE tgname LIKE 'fault_%'",
+        }
+        return [problem for problem, query in checks.items() if self.sql_value(query)]
+
+    def wait_pristine(self) -> list[str]:
+        """Wait until the stack is healthy again; the remaining problems (empty: healthy)."""
+        deadline = time.monotonic() + PRISTINE_TIMEOUT_S
+        while (found := self.problems()) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        return found
+
+
+Injector = Callable[[Lab], AbstractContextManager[dict[str, str]]]
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One broken deployment and what the suite must say about it."""
+
+    id: str
+    title: str
+    verdict: str  # "NO-GO" | "GO WITH RISKS"
+    scenario: str  # the failing scenario's name, or "preflight"
+    diagnosis: str  # regular expression over "component: message"
+    max_s: float  # bound on the time to verdict (the whole `qtask-verify` process)
+    select: Sequence[str]
+    inject: Injector
+
+
+# --- injections --------------------------------------------------------------------------------
+
+
+@contextmanager
+def workers_stopped(lab: Lab) -> Iterator[dict[str, str]]:
+    try:
+        lab.stack.stop("worker")
+        yield {}
+    finally:
+        lab.stack.start("worker")
+
+
+@contextmanager
+def broker_stopped(lab: Lab) -> Iterator[dict[str, str]]:
+    try:
+        lab.stack.stop("broker")
+        yield {}
+    finally:
+        lab.stack.start("broker")
+
+
+def faulty_workers(script: str) -> Injector:
+    @contextmanager
+    def inject(lab: Lab) -> Iterator[dict[str, str]]:
+        try:
+            lab.restart_service(script, workers=True, api=False)
+            yield {}
+        finally:
+            lab.restart_service(None, workers=True, api=False)
+
+    return inject
+
+
+def faulty_api(script: str) -> Injector:
+    @contextmanager
+    def inject(lab: Lab) -> Iterator[dict[str, str]]:
+        try:
+            lab.restart_service(script, workers=False, api=True)
+            yield {}
+        finally:
+            lab.restart_service(None, workers=False, api=True)
+
+    return inject
+
+
+def wrong_password(url: str) -> str:
+    parts = urlsplit(url)
+    netloc = f"{parts.username}:{WRONG_PASSWORD}@{parts.hostname}:{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+@contextmanager
+def suite_has_wrong_database_password(lab: Lab) -> Iterator[dict[str, str]]:
+    yield {"QTASK_DATABASE_URL": wrong_password(lab.suite_env["QTASK_DATABASE_URL"])}
+
+
+@contextmanager
+def database_unreachable_from_api(lab: Lab) -> Iterator[dict[str, str]]:
+    """The API configured with a database address where nothing listens (the suite's is right).
+
+    Started by hand rather than by the stack, which would wait for a healthy API forever.
+    """
+    service_env = lab.stack.service_env()
+    database = urlsplit(service_env["QTASK_SERVICE_DATABASE_URL"])
+    nowhere = database._replace(netloc=f"{database.username}:x@127.0.0.1:1")
+    environ = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("QTASK_", "PYTEST_"))},
+        **service_env,
+        "QTASK_SERVICE_DATABASE_URL": urlunsplit(nowhere),
+        MARKER_ENV: stack_id_for(lab.stack.state_dir),
+    }
+    try:
+        lab.stack.stop("api")
+        with tempfile.TemporaryFile() as log:
+            api = subprocess.Popen(
+                [sys.executable, "-m", "qtask_service.api"],
+                env=environ,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            try:
+                _wait_answering(f"{lab.suite_env['QTASK_API_URL']}/health", api)
+                yield {}
+            finally:
+                api.terminate()
+                api.wait(timeout=30)
+    finally:
+        lab.stack.start("api")
+
+
+def _wait_answering(url: str, process: subprocess.Popen[bytes], timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            httpx.get(url, timeout=2)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise RuntimeError(f"the hand-started API did not answer {url} (exit {process.poll()})")
+
+
+def redeclare_task_queue(lab: Lab, script: str | None) -> None:
+    """Delete the task queue and let the API and workers (as ``script``, if any) declare it."""
+    lab.stack.stop("api")
+    lab.stack.stop("worker")
+    lab.delete_task_queue()
+    argv = None if script is None else [sys.executable, str(WRAPPERS / script)]
+    lab.stack.start("api", argv=None if argv is None else [*argv, "api"])
+    lab.stack.start("worker", argv=None if argv is None else [*argv, "worker"])
+
+
+@contextmanager
+def task_queue_non_durable(lab: Lab) -> Iterator[dict[str, str]]:
+    try:
+        redeclare_task_queue(lab, "nondurable_queue.py")
+        yield {}
+    finally:
+        redeclare_task_queue(lab, None)
+
+
+@contextmanager
+def task_queue_deleted(lab: Lab) -> Iterator[dict[str, str]]:
+    try:
+        lab.delete_task_queue()
+        yield {}
+    finally:
+        redeclare_task_queue(lab, None)
+
+
+def sql_fault(inject: Sequence[str], restore: Sequence[str]) -> Injector:
+    @contextmanager
+    def apply(lab: Lab) -> Iterator[dict[str, str]]:
+        try:
+            lab.sql(*inject)
+            yield {}
+        finally:
+            lab.sql(*restore)
+
+    return apply
+
+
+SKIP_PROCESSING_ROWS = (
+    "CREATE FUNCTION fault_skip_processing() RETURNS trigger LANGUAGE plpgsql AS"
+    " $$ BEGIN IF NEW.status = 'processing' THEN RETURN NULL; END IF; RETURN NEW; END $$",
+    "CREATE TRIGGER fault_skip_processing BEFORE INSERT ON status_history"
+    " FOR EACH ROW EXECUTE FUNCTION fault_skip_processing()",
+)
+LOSE_ONE_SHOT_PER_OUTCOME = (
+    "CREATE FUNCTION fault_short_counts() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+    " NEW.result := (SELECT jsonb_object_agg(key, value::int - 1) FROM jsonb_each(NEW.result));"
+    " RETURN NEW; END $$",
+    "CREATE TRIGGER fault_short_counts BEFORE UPDATE ON tasks FOR EACH ROW"
+    " WHEN (NEW.current_status = 'completed' AND NEW.result IS NOT NULL)"
+    " EXECUTE FUNCTION fault_short_counts()",
+)
+
+
+def _drop(name: str, table: str) -> tuple[str, ...]:
+    return (f"DROP TRIGGER {name} ON {table}", f"DROP FUNCTION {name}()")
+
+
+# --- the catalogue -----------------------------------------------------------------------------
+
+BELL_COMPLETES = "A Bell circuit completes with valid measurement counts"
+
+FAULTS: tuple[Fault, ...] = (
+    Fault(
+        "worker-stopped",
+        "worker stopped",
+        "NO-GO",
+        "At least one worker consumes the task queue",
+        r"^workers: no worker is consuming quantum_tasks \(0 consumers\)",
+        15,
+        P1,
+        workers_stopped,
+    ),
+    Fault(
+        "worker-fails-every-task",
+        "a worker that fails every task",
+        "NO-GO",
+        BELL_COMPLETES,
+        r"^workers: the task failed: .*simulator backend is unavailable",
+        15,
+        P1,
+        faulty_workers("failing_worker.py"),
+    ),
+    Fault(
+        "worker-slow",
+        "a worker slower than the end-to-end threshold",
+        "NO-GO",
+        BELL_COMPLETES,
+        r"^workers: task stayed processing for 1\d\.\d s",
+        25,
+        P1_WORKER,
+        faulty_workers("slow_worker.py"),
+    ),
+    Fault(
+        "worker-crash-leaves-processing",
+        "a worker crash that leaves a task in `processing` forever",
+        "NO-GO",
+        BELL_COMPLETES,
+        r"^workers: task stayed processing for 1\d\.\d s: the worker that took it crashed or hung",
+        25,
+        P1_WORKER,
+        faulty_workers("hanging_worker.py"),
+    ),
+    Fault(
+        "suite-wrong-database-password",
+        "wrong database password in the suite's configuration",
+        "NO-GO",
+        PREFLIGHT,
+        r'^database: password authentication failed for user "qtask"',
+        10,
+        P1,
+        suite_has_wrong_database_password,
+    ),
+    Fault(
+        "database-unreachable-from-api",
+        "database unreachable from the API",
+        "NO-GO",
+        "The API reports itself healthy with both dependencies connected",
+        r'^api: /health answered 503 .*"database_status":"disconnected"',
+        15,
+        P1,
+        database_unreachable_from_api,
+    ),
+    Fault(
+        "broker-down",
+        "broker down",
+        "NO-GO",
+        PREFLIGHT,
+        r"^queue: .*broker.* cannot be reached",
+        15,
+        P1,
+        broker_stopped,
+    ),
+    Fault(
+        "queue-non-durable",
+        "queue declared non-durable",
+        "GO WITH RISKS",
+        "The task queue survives a broker restart",
+        r"^queue: queue quantum_tasks is not durable",
+        20,
+        WITH_QUEUE_SETTINGS,
+        task_queue_non_durable,
+    ),
+    Fault(
+        "queue-missing",
+        "queue missing",
+        "NO-GO",
+        "The broker answers and holds the task queue",
+        r"^queue: queue quantum_tasks does not exist",
+        15,
+        P1,
+        task_queue_deleted,
+    ),
+    Fault(
+        "messages-non-persistent",
+        "messages published non-persistent",
+        "GO WITH RISKS",
+        "A waiting task message is kept on disk",
+        r"^queue: 1 of 1 messages waiting in quantum_tasks are not persistent",
+        45,
+        WITH_QUEUE,
+        faulty_api("transient_messages.py"),
+    ),
+    Fault(
+        "index-missing",
+        "a missing index",
+        "GO WITH RISKS",
+        "Tasks and their history have the expected indexes",
+        r"^database: .*ix_status_history_task_id_transitioned_at",
+        20,
+        WITH_SCHEMA,
+        sql_fault(
+            ["DROP INDEX ix_status_history_task_id_transitioned_at"],
+            [
+                "CREATE INDEX ix_status_history_task_id_transitioned_at"
+                " ON status_history (task_id, transitioned_at)"
+            ],
+        ),
+    ),
+    Fault(
+        "alembic-behind-head",
+        "Alembic revision behind head",
+        "GO WITH RISKS",
+        "The database is migrated to the expected revision",
+        r"^database: .*0001",
+        20,
+        WITH_SCHEMA,
+        sql_fault(
+            ["UPDATE alembic_version SET version_num = '0001'"],
+            ["UPDATE alembic_version SET version_num = '0002'"],
+        ),
+    ),
+    Fault(
+        "enum-label-missing",
+        "an enum label missing",
+        "GO WITH RISKS",
+        "A task's status is one of the four contract statuses",
+        r"^database: .*failed",
+        20,
+        WITH_SCHEMA,
+        sql_fault(
+            ["ALTER TYPE task_status RENAME VALUE 'failed' TO 'errored'"],
+            ["ALTER TYPE task_status RENAME VALUE 'errored' TO 'failed'"],
+        ),
+    ),
+    Fault(
+        "api-accepts-invalid-input",
+        "an API that answers 200 to invalid input",
+        "GO WITH RISKS",
+        "An invalid submission is refused and stores nothing",
+        r"^api: .*200",
+        25,
+        WITH_API,
+        faulty_api("lenient_api.py"),
+    ),
+    Fault(
+        "api-500-for-unknown-id",
+        "an API that answers 500 to an unknown id",
+        "GO WITH RISKS",
+        "An unknown task is reported as not found",
+        r"^api: .*500",
+        25,
+        WITH_API,
+        faulty_api("unknown_id_500.py"),
+    ),
+    Fault(
+        "history-missing-transition",
+        "a status history missing a transition",
+        "NO-GO",
+        "Every status change is recorded in order",
+        r"^database: the recorded history is \['pending', 'completed'\]",
+        15,
+        P1,
+        sql_fault(SKIP_PROCESSING_ROWS, _drop("fault_skip_processing", "status_history")),
+    ),
+    Fault(
+        "counts-do-not-sum-to-shots",
+        "results whose counts do not sum to the shots",
+        "NO-GO",
+        BELL_COMPLETES,
+        r"^workers: the counts sum to 1022, not 1024",
+        15,
+        P1,
+        sql_fault(LOSE_ONE_SHOT_PER_OUTCOME, _drop("fault_short_counts", "tasks")),
+    ),
+)
