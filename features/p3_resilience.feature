@@ -17,7 +17,7 @@ Feature: Resilience
     And the workers are started again
     Then the task completes within the recovery time limit
     And every task was completed exactly once
-    And the counts sum to 2000 shots
+    And its measurement counts sum to 2000 shots
 
   @p3 @mutating @queue @needs_controller
   Scenario: Waiting tasks outlive a broker restart
@@ -54,7 +54,7 @@ Feature: Resilience
   @p3 @mutating @worker
   Scenario: Concurrent tasks are each completed exactly once
     Given a Bell circuit on two qubits
-    When I submit 30 copies of the circuit at once
+    When I submit 20 copies of the circuit at once
     Then every copy is accepted with its own task id
     And every task completes within the burst completion time limit
     And every task was completed exactly once

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import pytest
 from pytest_bdd import parsers
+from pytest_bdd.scenario import scenario_wrapper_template_registry
 
 from qtask_verify.bdd import given, when
 from qtask_verify.clients import ApiClient, BrokerInspector, QueueInfo
 from qtask_verify.config import Environment
 from qtask_verify.errors import DeploymentFault
 from qtask_verify.ledger import ScenarioTasks, SubmittedTask
+from qtask_verify.plugin import AWAITS_WORKERS
 from qtask_verify.waiting import ConsumerWatch, TaskOutcome, wait_for_task
 
 BELL_CIRCUIT = """OPENQASM 3.0;
@@ -25,6 +27,21 @@ UNPARSABLE_CIRCUIT = """OPENQASM 3.0;
 qubit[2] q;
 this is not a gate;
 """
+
+
+# The text of the step below that waits for a worker (the catalogue check reads step texts
+# from the decorators, so it is spelled out there too).
+PROCESSED = "the task has been processed within the processing time limit"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the scenarios with a step that waits for a worker (the plugin runs them last)."""
+    for item in items:
+        function = getattr(item, "obj", None)
+        template = scenario_wrapper_template_registry.get(function) if callable(function) else None
+        if template is not None and any(step.name == PROCESSED for step in template.steps):
+            item.add_marker(AWAITS_WORKERS)
 
 
 @given("the deployment under test", target_fixture="deployment")
@@ -81,6 +98,7 @@ async def _(broker: BrokerInspector, environment: Environment) -> QueueInfo | No
 async def _(
     broker: BrokerInspector, environment: Environment, consumer_watch: ConsumerWatch
 ) -> int:
+    await consumer_watch.settled()
     queue_name = environment.expectations.queue_name
     state = await broker.live_state(queue_name)
     if state is None:

@@ -9,7 +9,7 @@ from pytest_bdd import scenarios
 from qtask_verify.bdd import given, then
 from qtask_verify.clients import BrokerInspector, QueueInfo
 from qtask_verify.config import Environment
-from qtask_verify.controller import CommandController
+from qtask_verify.controller import CommandController, PendingAction
 from qtask_verify.errors import require
 from qtask_verify.ledger import SubmittedTask
 from qtask_verify.waiting import ConsumerWatch, poll_until
@@ -18,8 +18,10 @@ scenarios("p2_queue.feature")
 
 WORKERS_STOP_S = 15.0
 WORKERS_RESUME_S = 30.0
-# The Management API refreshes queue statistics every few seconds (5 s by default).
+# The Management API refreshes queue statistics every few seconds (5 s by default, 1 s on the
+# local stack): ask often, so the new figures are seen soon after they appear.
 STATISTICS_DELAY_S = 12.0
+POLL_S = 0.05
 
 
 def _queue(queue_info: QueueInfo | None, environment: Environment) -> QueueInfo:
@@ -95,6 +97,25 @@ async def _live_consumers(broker: BrokerInspector, queue_name: str) -> int:
     return 0 if state is None else state.consumers
 
 
+async def _workers_back(
+    start: PendingAction, broker: BrokerInspector, queue_name: str, consumers: int
+) -> None:
+    """The controller's start finished and the queue has its ``consumers`` again."""
+    await start.wait()
+    resumed = await poll_until(
+        lambda: _live_consumers(broker, queue_name),
+        lambda n: n >= consumers,
+        WORKERS_RESUME_S,
+        max_delay_s=POLL_S,
+    )
+    require(
+        resumed.satisfied,
+        "workers",
+        f"workers the suite paused did not consume {queue_name} again within "
+        f"{WORKERS_RESUME_S:.0f} s of being started ({resumed.value} of {consumers} consumers)",
+    )
+
+
 @given("the workers are paused")
 async def _(
     controller: CommandController,
@@ -102,12 +123,31 @@ async def _(
     environment: Environment,
     consumer_watch: ConsumerWatch,
 ) -> AsyncIterator[None]:
-    """Stops the workers and, whatever happens next, starts them again and waits for them."""
+    """Stops the running workers and, whatever happens next, starts them again.
+
+    The suite pauses only workers it finds running: a task queue without consumers means the
+    deployment has no worker to pause, and the scenario fails at once without starting anything
+    (the run's verdict stays what the missing workers make it). Their return is handed to the
+    consumer watch instead of being waited for here: every wait for a worker awaits it first, so
+    it overlaps the scenarios that need no worker (see the plugin's deployment lock).
+    """
+    await consumer_watch.settled()
     queue_name = environment.expectations.queue_name
-    await controller.run("stop", "worker")
+    running = await _live_consumers(broker, queue_name)
+    consumer_watch.observe(running)
+    require(
+        running > 0,
+        "workers",
+        f"no worker is consuming {queue_name} (0 consumers): there is no worker to pause, so "
+        "the persistence of waiting messages was not observed",
+    )
     try:
+        await controller.run("stop", "worker")
         stopped = await poll_until(
-            lambda: _live_consumers(broker, queue_name), lambda n: n == 0, WORKERS_STOP_S
+            lambda: _live_consumers(broker, queue_name),
+            lambda n: n == 0,
+            WORKERS_STOP_S,
+            max_delay_s=POLL_S,
         )
         require(
             stopped.satisfied,
@@ -117,19 +157,8 @@ async def _(
         )
         yield
     finally:
-        await controller.run("start", "worker")
-        resumed = await poll_until(
-            lambda: _live_consumers(broker, queue_name),
-            lambda n: n >= environment.expectations.min_consumers,
-            WORKERS_RESUME_S,
-        )
-        consumer_watch.reset()
-        require(
-            resumed.satisfied,
-            "workers",
-            f"workers did not consume {queue_name} again within {WORKERS_RESUME_S:.0f} s of "
-            f"being restarted ({resumed.value} consumers)",
-        )
+        start = await controller.begin("start", "worker")
+        consumer_watch.expect_workers_back(_workers_back(start, broker, queue_name, running))
 
 
 @then("the task's message waits in the task queue as a persistent message")
@@ -147,6 +176,7 @@ async def _(submitted: SubmittedTask, broker: BrokerInspector, environment: Envi
         lambda: broker.queue(name),
         lambda q: q is not None and q.messages >= 1 and q.messages_persistent >= q.messages,
         STATISTICS_DELAY_S,
+        max_delay_s=POLL_S,
     )
     queue = counted.value
     require(

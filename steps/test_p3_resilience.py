@@ -191,7 +191,7 @@ async def _(final_states: dict[str, TaskState], database: DatabaseInspector) -> 
     await resilience.require_completed_once(list(final_states), final_states, database)
 
 
-@then(parsers.parse("the counts sum to {shots:d} shots"))
+@then(parsers.parse("its measurement counts sum to {shots:d} shots"))
 def _(final_states: dict[str, TaskState], shots: int) -> None:
     for task_id, state in final_states.items():
         total = sum(resilience.counts_of(state).values())

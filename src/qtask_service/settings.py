@@ -19,9 +19,12 @@ class Settings(BaseSettings):
     port: int = Field(default=8001, ge=1, le=65535)
     queue_name: str = "quantum_tasks"
     log_level: str = "INFO"
+    # The database and AMQP URLs carry passwords: they are never logged nor put in answers.
 
     # API
+    # Larger request bodies are refused with 400 before being read whole.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # uvicorn's per-request log line; off by default, it costs CPU at hundreds of requests/s.
     access_log: bool = False
     db_pool_max_size: int = Field(default=10, ge=1)
     # Every dependency call is bounded so that an outage answers 503 quickly instead of hanging.
@@ -34,12 +37,14 @@ class Settings(BaseSettings):
     health_check_timeout_s: float = Field(default=1.5, gt=0, lt=2.0)
 
     # Worker
+    # Unacked deliveries a worker holds: enough to fill the next batch while one is processed.
     worker_prefetch: int = Field(default=32, ge=1)
     # Tasks claimed and recorded per database commit.
     worker_batch_size: int = Field(default=16, ge=1)
-    worker_db_pool_max_size: int = Field(default=4, ge=1)
+    worker_db_pool_max_size: int = Field(default=2, ge=1)
     # A task whose processing crashed the worker this many times is failed and dead-lettered.
     worker_max_attempts: int = Field(default=3, ge=1)
+    # Parsed and transpiled circuits kept per worker, by source text (0 disables the cache).
     circuit_cache_size: int = Field(default=256, ge=0)
 
     @property

@@ -52,6 +52,15 @@ class CommandController:
         return [_resolve_program(argv[0]), *argv[1:]]
 
     async def run(self, action: Action, component: DeploymentPart) -> None:
+        """Run the command for ``action`` and wait until it has finished."""
+        await (await self.begin(action, component)).wait()
+
+    async def begin(self, action: Action, component: DeploymentPart) -> PendingAction:
+        """Start the command for ``action`` without waiting for it; await ``wait()`` later.
+
+        The command runs as its own process, so it makes progress while the caller does other
+        things (also while the event loop is idle between steps).
+        """
         argv = self.command(action, component)
         process = await asyncio.create_subprocess_exec(
             *argv,
@@ -60,14 +69,37 @@ class CommandController:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
         )
+        return PendingAction(
+            f"{action} {component}", process, self._settings.timeout_s, self._redact
+        )
+
+
+class PendingAction:
+    """A controller command under way: :meth:`wait` gives its outcome (ControllerError if bad)."""
+
+    def __init__(
+        self,
+        description: str,
+        process: asyncio.subprocess.Process,
+        timeout_s: float,
+        redact: Redactor,
+    ) -> None:
+        self.description = description
+        self._process = process
+        self._timeout_s = timeout_s
+        self._deadline = asyncio.get_running_loop().time() + timeout_s
+        self._redact = redact
+
+    async def wait(self) -> None:
+        process = self._process
         try:
-            async with asyncio.timeout(self._settings.timeout_s):
+            async with asyncio.timeout_at(self._deadline):
                 output, _ = await process.communicate()
         except TimeoutError:
             process.kill()
             await process.wait()
             raise ControllerError(
-                f"`{action} {component}` did not finish within {self._settings.timeout_s:.0f} s"
+                f"`{self.description}` did not finish within {self._timeout_s:.0f} s"
             ) from None
         except asyncio.CancelledError:
             if process.returncode is None:
@@ -77,7 +109,7 @@ class CommandController:
         if process.returncode != 0:
             last_line = output.decode(errors="replace").strip().splitlines()[-1:] or [""]
             raise ControllerError(
-                f"`{action} {component}` failed (exit {process.returncode}): "
+                f"`{self.description}` failed (exit {process.returncode}): "
                 f"{self._redact(last_line[0])}"
             )
 

@@ -13,6 +13,7 @@ import fcntl
 import hashlib
 import math
 import os
+import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -33,6 +34,11 @@ from .waiting import ConsumerWatch
 PREFLIGHT_KEY = pytest.StashKey[PreflightReport]()
 ENVIRONMENT_KEY = pytest.StashKey[Environment]()
 SWEPT_TASKS_KEY = pytest.StashKey[int]()
+# When (wall clock) the preflight saw the task queue without consumers, if it did.
+UNCONSUMED_SINCE_KEY = pytest.StashKey[float]()
+UNCONSUMED_SINCE_INPUT = "qtask_unconsumed_since"
+# The exclusive deployment lock a scenario left held while the workers it paused come back.
+HELD_LOCK_KEY = pytest.StashKey[int]()
 PERFORMANCE_PROPERTY = "qtask_performance"
 STATE_DIRECTORY = ".qtask-verify"
 
@@ -49,6 +55,12 @@ MARKERS = {
     "queue": "about the RabbitMQ broker and the task queue",
     "worker": "about the workers that execute tasks",
     "needs_controller": "pauses part of the deployment; skipped without a deployment controller",
+}
+# Not a Gherkin tag: steps/conftest.py marks the scenarios that wait for a worker to process a
+# task, so they run after those that need no worker (see pytest_collection_modifyitems).
+AWAITS_WORKERS = "awaits_workers"
+MARKERS_OF_THE_STEPS = {
+    AWAITS_WORKERS: "waits for a worker to process a task (set from the scenario's steps)",
 }
 
 
@@ -73,7 +85,7 @@ def _is_xdist_worker(config: pytest.Config) -> bool:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    for name, description in MARKERS.items():
+    for name, description in {**MARKERS, **MARKERS_OF_THE_STEPS}.items():
         config.addinivalue_line("markers", f"{name}: {description}")
     try:
         config.stash[ENVIRONMENT_KEY] = load_environment(config.getoption("qtask_env"))
@@ -98,31 +110,81 @@ async def _sweep_abandoned_tasks(env: Environment, ledger: CleanupLedger) -> int
         await database.close()
 
 
+async def _start(
+    env: Environment, timeout_s: float, ledger: CleanupLedger | None
+) -> tuple[PreflightReport, int | None]:
+    """The preflight and, at the same time, the sweep of what dead runs left behind.
+
+    A sweep that fails because the deployment is broken is moot: the preflight says why.
+    """
+    preflight = run_preflight(env, timeout_s)
+    if ledger is None:
+        return await preflight, None
+    report, swept = await asyncio.gather(
+        preflight, _sweep_abandoned_tasks(env, ledger), return_exceptions=True
+    )
+    if isinstance(report, BaseException):
+        raise report
+    if isinstance(swept, BaseException):
+        if report.ok:
+            raise swept
+        return report, None
+    return report, swept
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
     config = session.config
     if _is_xdist_worker(config) or config.option.collectonly:
         return
     env = config.stash[ENVIRONMENT_KEY]
-    report = asyncio.run(run_preflight(env, config.getoption("qtask_preflight_timeout")))
+    ledger = _ledger(config) if env.allow_mutating else None
+    report, swept = asyncio.run(_start(env, config.getoption("qtask_preflight_timeout"), ledger))
     config.stash[PREFLIGHT_KEY] = report
     if not report.ok:
         pytest.exit(
             "preflight failed, no scenario was run:\n  " + "\n  ".join(report.failures),
             returncode=pytest.ExitCode.TESTS_FAILED,
         )
-    if env.allow_mutating:
-        config.stash[SWEPT_TASKS_KEY] = asyncio.run(_sweep_abandoned_tasks(env, _ledger(config)))
+    if swept is not None:
+        config.stash[SWEPT_TASKS_KEY] = swept
+    if report.consumers == 0:
+        config.stash[UNCONSUMED_SINCE_KEY] = time.time()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: object) -> None:
+    """xdist: tell each worker process since when the preflight saw no consumer."""
+    config: pytest.Config = node.config  # type: ignore[attr-defined]
+    since = config.stash.get(UNCONSUMED_SINCE_KEY, None)
+    if since is not None:
+        node.workerinput[UNCONSUMED_SINCE_INPUT] = since  # type: ignore[attr-defined]
+
+
+def _unconsumed_since(config: pytest.Config) -> float | None:
+    if _is_xdist_worker(config):
+        since = config.workerinput.get(UNCONSUMED_SINCE_INPUT)  # type: ignore[attr-defined]
+        return None if since is None else float(since)
+    return config.stash.get(UNCONSUMED_SINCE_KEY, None)
+
+
+def _run_order(item: pytest.Item) -> int:
+    if item.get_closest_marker("needs_controller") is not None:
+        return 0
+    needs_workers = any(item.get_closest_marker(name) for name in ("worker", AWAITS_WORKERS))
+    return 2 if needs_workers else 1
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip what the environment does not allow; run scenarios that pause the deployment last.
+    """Skip what the environment does not allow; order the scenarios for a short run.
 
-    Pausing and resuming workers is the slowest thing the suite does and disturbs every other
-    scenario, so those scenarios come after all the others (stable sort keeps file order).
+    Scenarios that pause part of the deployment come first: bringing paused workers back takes
+    seconds, and it overlaps the scenarios that need no worker, which come next; those tagged
+    @worker come last and await the workers' return (see ``ConsumerWatch.settled``). A stable
+    sort keeps the file order within each group.
     """
     env = config.stash[ENVIRONMENT_KEY]
-    items.sort(key=lambda item: item.get_closest_marker("needs_controller") is not None)
+    items.sort(key=_run_order)
     for item in items:
         if not env.allow_mutating and item.get_closest_marker("read_only") is None:
             item.add_marker(
@@ -184,8 +246,24 @@ async def broker(environment: Environment) -> AsyncIterator[BrokerInspector]:
 
 
 @pytest.fixture(scope="session")
-def consumer_watch() -> ConsumerWatch:
-    return ConsumerWatch()
+def consumer_watch(
+    pytestconfig: pytest.Config, qtask_runner: asyncio.Runner, broker: BrokerInspector
+) -> Iterator[ConsumerWatch]:
+    """The run's knowledge of the task queue's consumers, seeded with the preflight's count.
+
+    At the end of the session it awaits workers the suite paused and has not seen return yet
+    (``broker``, which that return polls, is torn down after it).
+    """
+    watch = ConsumerWatch()
+    since = _unconsumed_since(pytestconfig)
+    if since is not None:
+        watch.observe(0, at=time.monotonic() - max(time.time() - since, 0.0))
+    yield watch
+    try:
+        if watch.restoring:
+            qtask_runner.run(watch.settled())
+    finally:
+        _release_held(pytestconfig)
 
 
 @pytest.fixture(scope="session")
@@ -222,27 +300,66 @@ def _flock(path: Path, operation: int) -> Iterator[None]:
         os.close(fd)
 
 
-@pytest.fixture(autouse=True)
-def deployment_lock(request: pytest.FixtureRequest, pytestconfig: pytest.Config) -> Iterator[None]:
-    """Scenarios that pause part of the deployment run alone, also across xdist workers.
-
-    Every scenario holds a shared lock; one that needs the controller holds it exclusively. The
-    turnstile keeps a waiting exclusive scenario from being starved by a stream of shared ones.
-    """
-    env = pytestconfig.stash[ENVIRONMENT_KEY]
-    directory = _state_directory(pytestconfig)
-    directory.mkdir(parents=True, exist_ok=True)
-    key = hashlib.sha256(mask_url(env.database_url).encode()).hexdigest()[:12]
-    exclusive = request.node.get_closest_marker("needs_controller") is not None
+def _acquire(directory: Path, key: str, exclusive: bool) -> int:
     turnstile = directory / f"deployment-{key}.turnstile"
     lock = directory / f"deployment-{key}.lock"
     with _flock(turnstile, fcntl.LOCK_EX):
         fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o600)
         fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+    return fd
+
+
+def _release_held(config: pytest.Config) -> None:
+    held = config.stash.get(HELD_LOCK_KEY, None)
+    if held is not None:
+        del config.stash[HELD_LOCK_KEY]
+        os.close(held)
+
+
+@pytest.fixture(autouse=True)
+def deployment_lock(
+    request: pytest.FixtureRequest,
+    pytestconfig: pytest.Config,
+    consumer_watch: ConsumerWatch,
+    qtask_runner: asyncio.Runner,
+) -> Iterator[None]:
+    """Scenarios that pause part of the deployment run alone, also across xdist workers.
+
+    Every scenario holds a shared lock; one that needs the controller holds it exclusively. The
+    turnstile keeps a waiting exclusive scenario from being starved by a stream of shared ones.
+
+    A scenario that paused the workers hands their return to the consumer watch and keeps its
+    exclusive lock until they are back: meanwhile this process goes on with scenarios that need
+    no worker (under that lock), and the first wait for a worker awaits the return; the lock is
+    released at the end of the scenario that saw the workers back. The next scenario that
+    changes the deployment awaits the return before it starts.
+    """
+    env = pytestconfig.stash[ENVIRONMENT_KEY]
+    exclusive = request.node.get_closest_marker("needs_controller") is not None
+    if HELD_LOCK_KEY in pytestconfig.stash and (exclusive or not consumer_watch.restoring):
+        try:
+            if exclusive:
+                qtask_runner.run(consumer_watch.settled())
+        finally:
+            _release_held(pytestconfig)
+    if HELD_LOCK_KEY in pytestconfig.stash:
+        try:
+            yield
+        finally:
+            if not consumer_watch.restoring:
+                _release_held(pytestconfig)
+        return
+    directory = _state_directory(pytestconfig)
+    directory.mkdir(parents=True, exist_ok=True)
+    key = hashlib.sha256(mask_url(env.database_url).encode()).hexdigest()[:12]
+    fd = _acquire(directory, key, exclusive)
     try:
         yield
     finally:
-        os.close(fd)
+        if exclusive and consumer_watch.restoring:
+            pytestconfig.stash[HELD_LOCK_KEY] = fd
+        else:
+            os.close(fd)
 
 
 # --- performance records --------------------------------------------------------------------

@@ -19,6 +19,7 @@ import aiormq
 import asyncpg
 import httpx
 
+from .clients._http import verify_tls
 from .clients.broker import BrokerInspector, QueueInfo
 from .config import Environment
 from .errors import DeploymentFault
@@ -41,6 +42,8 @@ class PreflightReport:
     failures: list[str] = field(default_factory=list)
     components: list[ComponentHealth] = field(default_factory=list)
     fingerprint: dict[str, Any] = field(default_factory=dict)
+    # Live consumers of the task queue as AMQP reported them (None: not counted).
+    consumers: int | None = None
 
 
 class _Broken(Exception):
@@ -69,7 +72,9 @@ async def _timed(
 
 
 async def _check_api(env: Environment, timeout_s: float) -> tuple[ComponentHealth, str | None]:
-    async with httpx.AsyncClient(base_url=env.api_url, timeout=timeout_s) as http:
+    async with httpx.AsyncClient(
+        base_url=env.api_url, timeout=timeout_s, verify=verify_tls(env.api_url)
+    ) as http:
 
         async def health() -> httpx.Response:
             return await http.get("/health")
@@ -275,6 +280,7 @@ async def run_preflight(env: Environment, timeout: float = 3.0) -> PreflightRepo
         failures=[redact(line) for line in failures],
         components=components,
         fingerprint=fingerprint,
+        consumers=consumers,
     )
 
 

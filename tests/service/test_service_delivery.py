@@ -55,14 +55,17 @@ async def _dead_lettered(channel: AbstractChannel, message_id: str, timeout_s: f
     return False
 
 
-async def _wait_queue_drained(service: Service, timeout_s: float = 30) -> None:
+async def _wait_handled(channel: AbstractChannel, timeout_s: float = 30) -> None:
+    """Until the task queue is empty (AMQP declare-ok, exact), plus a moment for the worker
+    that took the last message to settle it."""
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        queue = await service.queue()
-        if queue.get("messages", 0) == 0:
+    while True:
+        queue = await channel.declare_queue(QUEUE, passive=True)
+        if queue.declaration_result.message_count == 0:
+            await asyncio.sleep(1.0)
             return
-        await asyncio.sleep(0.5)
-    raise AssertionError("the task queue did not drain")
+        assert time.monotonic() < deadline, "the task queue did not drain"
+        await asyncio.sleep(0.2)
 
 
 async def test_unparseable_message_goes_to_the_dlq(
@@ -105,7 +108,7 @@ async def test_duplicate_of_a_finished_task_is_ignored(
     first = await service.wait_status(task_id, {"completed"})
 
     await _publish(channel, orjson.dumps({"task_id": str(task_id)}), f"dup-{task_id}")
-    await _wait_queue_drained(service)
+    await _wait_handled(channel)
 
     again = (await service.api.get(f"/tasks/{task_id}")).json()
     assert again == first
@@ -146,6 +149,6 @@ async def test_message_for_an_unknown_task_is_acked_not_dead_lettered(
     message_id = f"unknown-{uuid.uuid4()}"
 
     await _publish(channel, orjson.dumps({"task_id": str(uuid.uuid4())}), message_id)
-    await _wait_queue_drained(service)
+    await _wait_handled(channel)
 
     assert not await _dead_lettered(channel, message_id, timeout_s=2)

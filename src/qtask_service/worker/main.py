@@ -1,6 +1,7 @@
 """Entry point of one worker process: `python -m qtask_service.worker`."""
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -25,6 +26,7 @@ async def serve(settings: Settings) -> None:
     )
     store = TaskStore(pool, settings.db_connect_timeout_s + settings.db_command_timeout_s)
     consumer = TaskConsumer(settings, store, name)
+    gc.freeze()  # Qiskit's import-time objects live forever: spare the collector rescanning them
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, consumer.stop)

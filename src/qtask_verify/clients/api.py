@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from ..errors import DeploymentFault
+from ._http import verify_tls
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,9 @@ class ApiClient:
 
     def __init__(self, base_url: str, timeout: float = 5.0) -> None:
         self.base_url = base_url.rstrip("/")
-        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout)
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url, timeout=timeout, verify=verify_tls(self.base_url)
+        )
 
     async def aclose(self) -> None:
         await self._http.aclose()

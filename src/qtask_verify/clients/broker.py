@@ -19,6 +19,7 @@ import httpx
 from aio_pika.abc import AbstractRobustConnection
 
 from ..errors import DeploymentFault
+from ._http import verify_tls
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class QueueInfo:
     consumers: int
     messages: int
     messages_persistent: int
+    messages_unacknowledged: int = 0
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,10 @@ class BrokerInspector:
         self.management_url = base + parts.path.rstrip("/")
         self._auth = (user or "", password or "") if user or password else None
         self._http = httpx.AsyncClient(
-            base_url=self.management_url, timeout=timeout, auth=self._auth
+            base_url=self.management_url,
+            timeout=timeout,
+            auth=self._auth,
+            verify=verify_tls(self.management_url),
         )
         self._amqp_url = amqp_url
         self._timeout = timeout
@@ -128,6 +133,7 @@ class BrokerInspector:
             consumers=int(body.get("consumers") or 0),
             messages=int(body.get("messages") or 0),
             messages_persistent=int(body.get("messages_persistent") or 0),
+            messages_unacknowledged=int(body.get("messages_unacknowledged") or 0),
         )
 
     async def exchange(self, name: str) -> ExchangeInfo | None:

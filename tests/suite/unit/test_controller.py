@@ -62,3 +62,27 @@ async def test_a_hanging_command_is_killed_at_the_timeout(tmp_path: Path) -> Non
 async def test_an_action_without_a_command_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ControllerError, match="no command to start"):
         await CommandController(settings(tmp_path)).run("start", "worker")
+
+
+async def test_begin_returns_while_the_command_runs_and_wait_gives_its_outcome(
+    tmp_path: Path,
+) -> None:
+    script = (
+        "import pathlib, sys, time; time.sleep(0.5); pathlib.Path(sys.argv[1]).write_text('up')"
+    )
+    controller = CommandController(
+        settings(tmp_path, start=f'{PYTHON} -c "{script}" {{component}}')
+    )
+    pending = await controller.begin("start", "worker")
+    assert not (tmp_path / "worker").exists()
+    await pending.wait()
+    assert (tmp_path / "worker").read_text() == "up"
+
+
+async def test_a_failed_background_command_fails_its_wait(tmp_path: Path) -> None:
+    controller = CommandController(
+        settings(tmp_path, start=f'{PYTHON} -c "import sys; sys.exit(4)"')
+    )
+    pending = await controller.begin("start", "worker")
+    with pytest.raises(ControllerError, match=r"`start worker` failed \(exit 4\)"):
+        await pending.wait()
