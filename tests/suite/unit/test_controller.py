@@ -16,7 +16,7 @@ PYTHON = sys.executable
 
 
 def settings(tmp_path: Path, **commands: str) -> ControllerSettings:
-    return ControllerSettings(working_directory=tmp_path, timeout_s=5.0, **commands)  # type: ignore[arg-type]
+    return ControllerSettings(working_directory=tmp_path, timeout_s=5.0, **commands)
 
 
 def test_no_settings_means_no_controller() -> None:
