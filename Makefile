@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[service,stack,dev]' --config-settings editable_mode=compat
+	$(BIN)/python -m pip install -q -e '.[service,stack,dev]'
 	touch $(STAMP)
 
 venv: $(STAMP)
