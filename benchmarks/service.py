@@ -24,14 +24,8 @@ from urllib.parse import urlsplit
 import asyncpg
 import orjson
 
-BELL = """OPENQASM 3.0;
-include "stdgates.inc";
-qubit[2] q;
-bit[2] c;
-h q[0];
-cx q[0], q[1];
-c = measure q;
-"""
+from qtask_verify.circuits import BELL_CIRCUIT
+
 SHOTS = 1024
 WORKERS = 2
 
@@ -95,7 +89,7 @@ async def measure(api_url: str, database_url: str, tasks: int, clients: int) -> 
     failures = 0
     remaining = iter(range(tasks))
     address = urlsplit(api_url)
-    body = orjson.dumps({"qc": BELL, "shots": SHOTS})
+    body = orjson.dumps({"qc": BELL_CIRCUIT, "shots": SHOTS})
 
     async def client() -> None:
         nonlocal failures

@@ -7,27 +7,13 @@ from pytest_bdd import parsers
 from pytest_bdd.scenario import scenario_wrapper_template_registry
 
 from qtask_verify.bdd import given, when
+from qtask_verify.circuits import BELL_CIRCUIT, UNPARSABLE_CIRCUIT
 from qtask_verify.clients import ApiClient, BrokerInspector, QueueInfo
 from qtask_verify.config import Environment
 from qtask_verify.errors import DeploymentFault
 from qtask_verify.ledger import ScenarioTasks, SubmittedTask
 from qtask_verify.plugin import AWAITS_WORKERS
 from qtask_verify.waiting import ConsumerWatch, TaskOutcome, wait_for_task
-
-BELL_CIRCUIT = """OPENQASM 3.0;
-include "stdgates.inc";
-qubit[2] q;
-bit[2] c;
-h q[0];
-cx q[0], q[1];
-c = measure q;
-"""
-
-UNPARSABLE_CIRCUIT = """OPENQASM 3.0;
-qubit[2] q;
-this is not a gate;
-"""
-
 
 # The text of the step below that waits for a worker (the catalogue check reads step texts
 # from the decorators, so it is spelled out there too).

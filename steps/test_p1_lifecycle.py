@@ -133,6 +133,7 @@ async def _(submitted: SubmittedTask, api: ApiClient, database: DatabaseInspecto
         "shots": row.shots,
         "circuit": row.circuit,
         "qc": row.circuit,
+        "error": row.error_message,
     }
     shown = response.body if isinstance(response.body, dict) else {}
     differences = [
@@ -140,5 +141,13 @@ async def _(submitted: SubmittedTask, api: ApiClient, database: DatabaseInspecto
         for name, value in stored.items()
         if name in shown and shown[name] != value
     ]
-    require("status" in shown and "result" in shown, "api", "the API shows no status or result")
+    require("status" in shown, "api", "the API shows no status for the task")
+    if row.current_status == "completed":
+        require("result" in shown, "api", "the API shows no result for a completed task")
+    if row.current_status == "failed":
+        require(
+            bool(shown.get("error") or shown.get("message")),
+            "api",
+            f"the API gives no reason for a failed task (the database says {row.error_message!r})",
+        )
     require(not differences, "api", "; ".join(differences))

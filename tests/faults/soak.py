@@ -3,8 +3,8 @@
     .venv/bin/python -m tests.faults.soak [--runs 20] [-- qtask-verify arguments]
 
 Starts its own private stack (free ports, brought down at the end), runs `qtask-verify` (by
-default everything the local profile allows, P3 resilience included) N times, prints one line
-per run and exits 1 if any run was not GO.
+default its release gate, P1 and P2; `-- -m p3` for resilience) N times, prints one line per run
+and exits 1 if any run was not GO.
 """
 
 from __future__ import annotations

@@ -18,17 +18,10 @@ import httpx
 import pytest
 
 from qtask_stack import Stack
+from qtask_verify.circuits import BELL_CIRCUIT as BELL
 
 QUEUE = "quantum_tasks"
 DLQ = "quantum_tasks.dlq"
-BELL = """OPENQASM 3.0;
-include "stdgates.inc";
-qubit[2] q;
-bit[2] c;
-h q[0];
-cx q[0], q[1];
-c = measure q;
-"""
 
 
 @dataclass

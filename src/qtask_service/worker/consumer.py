@@ -185,14 +185,28 @@ class TaskConsumer:
         except InvalidCircuit as exc:
             log.info("task %s failed: %s", task_id, exc)
             return Outcome(task_id, "failed", error=str(exc))
+        except Exception as exc:  # the simulator itself broke: the task fails, with the reason
+            log.exception("task %s: the simulator failed", task_id)
+            return Outcome(task_id, "failed", error=f"the simulator failed: {exc}")
 
     async def _give_back(self, batch: list[AbstractIncomingMessage]) -> None:
-        """After an unexpected error: requeue once, dead-letter a message that was redelivered."""
+        """After an unexpected error: requeue once; a redelivered message is dead-lettered and
+        its task failed, so that nothing stays `processing` forever."""
         for message in batch:
+            if message.redelivered:
+                await self._fail_dead_lettered(message)
             try:
                 await message.reject(requeue=not message.redelivered)
             except Exception as exc:  # channel gone: the broker requeues it by itself
                 log.warning("could not return message %s: %s", message.delivery_tag, exc)
+
+    async def _fail_dead_lettered(self, message: AbstractIncomingMessage) -> None:
+        try:
+            task_id = parse_task_id(message.body)
+            reason = "processing failed twice with an unexpected error; message dead-lettered"
+            await self._store.finish([Outcome(task_id, "failed", error=reason)], self._name)
+        except Exception as exc:  # best effort: the message still goes to the dead-letter queue
+            log.error("could not mark the task of message %s failed: %s", message.delivery_tag, exc)
 
     async def _with_database(self, operation: Callable[[], Awaitable[T]]) -> T:
         """Run `operation`, waiting out a database outage instead of dropping the messages."""

@@ -156,7 +156,7 @@ class BrokerInspector:
             if self._connection is None or self._connection.is_closed:
                 try:
                     self._connection = await aio_pika.connect_robust(
-                        self._amqp_url, timeout=self._timeout
+                        self._amqp_url, timeout=self._timeout, reconnect_interval=1
                     )
                 except (TimeoutError, OSError, aiormq.exceptions.AMQPError) as error:
                     raise DeploymentFault(
@@ -168,7 +168,13 @@ class BrokerInspector:
     async def live_state(self, queue_name: str) -> QueueState | None:
         """Messages and consumers right now (passive declare); None if the queue does not exist."""
         connection = await self._amqp()
-        channel = await connection.channel()
+        try:
+            channel = await connection.channel()
+        except (RuntimeError, TimeoutError, OSError, aiormq.exceptions.AMQPError) as error:
+            # A robust connection that is reconnecting after a broker restart refuses channels.
+            raise DeploymentFault(
+                "queue", f"the broker's AMQP connection is down: {error or type(error).__name__}"
+            ) from None
         try:
             queue = await channel.declare_queue(queue_name, passive=True, timeout=self._timeout)
         except aiormq.exceptions.ChannelNotFoundEntity:

@@ -1,16 +1,19 @@
-"""A worker whose execution crashes after the task was claimed, leaving it `processing` forever.
+"""A worker whose handler dies after claiming a task, leaving it `processing` forever.
 
-The real worker; the simulator raises an unexpected error, which the consumer logs and leaves
-the message unacknowledged while the process lives on: the task is never finished nor redelivered.
+The real worker; recording a task's outcome never returns, as when a handler's coroutine hangs
+on a lost lock: the task is never finished, its message never acked nor redelivered, and the
+process lives on, still consuming.
 """
 
-from qtask_service import executor
+import asyncio
+
+from qtask_service.db.tasks import TaskStore
 from qtask_service.worker.main import main
 
 
-def _crash(self: executor.CircuitExecutor, source: str, shots: int) -> dict[str, int]:
-    raise RuntimeError("simulator crashed (injected fault)")
+async def _never_finish(self: TaskStore, *args: object) -> None:
+    await asyncio.Event().wait()
 
 
-executor.CircuitExecutor.run = _crash  # type: ignore[method-assign]
+TaskStore.finish = _never_finish  # type: ignore[method-assign]
 main()
