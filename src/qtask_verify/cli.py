@@ -22,7 +22,7 @@ from typing import TextIO
 
 import pytest
 
-from qtask_verify import runrecord
+from qtask_verify import runrecord, signoff
 from qtask_verify.config import load_environment
 from qtask_verify.errors import ConfigurationError
 from qtask_verify.redaction import Redactor
@@ -147,9 +147,13 @@ def _fail(message: str) -> int:
     return EXIT_CONFIGURATION_ERROR
 
 
+def _per_run_files() -> tuple[str, ...]:
+    return (*REPORT_FILES.values(), runrecord.FILENAME, *signoff.PER_RUN_FILES)
+
+
 def _clear_previous(report_dir: Path) -> None:
     """Remove the last run's reports, so a run that dies early never shows an old verdict."""
-    for name in (*REPORT_FILES.values(), runrecord.FILENAME):
+    for name in _per_run_files():
         (report_dir / name).unlink(missing_ok=True)
 
 
@@ -212,7 +216,7 @@ def _conclude(pytest_code: int, report_dir: Path) -> int:
             file=sys.stderr,
         )
         return _EXIT_NO_GO
-    reports = [report_dir / name for name in (*REPORT_FILES.values(), runrecord.FILENAME)]
+    reports = [report_dir / name for name in _per_run_files()]
     print()
     print(summary.render(record, [path for path in reports if path.exists()]))
     exit_code = int(record["exit_code"])

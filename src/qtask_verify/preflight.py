@@ -157,18 +157,17 @@ async def _check_amqp(env: Environment, timeout_s: float) -> tuple[float, int | 
         finally:
             await connection.close()
 
-    where = f'user "{_user(env.amqp_url)}" at {_endpoint(env.amqp_url)}'
+    user = f'user "{_user(env.amqp_url)}"'
+    broker = f"the broker at {_endpoint(env.amqp_url)}"
     try:
         (messages, consumers), latency = await _timed(connect, timeout_s, _endpoint(env.amqp_url))
     except aiormq.exceptions.ProbableAuthenticationError:
-        raise _Broken(f"AMQP authentication refused for {where}") from None
-    except aiormq.exceptions.AMQPConnectionError as error:
-        if "ACCESS_REFUSED" in str(error) or "authentication" in str(error).lower():
-            raise _Broken(f"AMQP authentication refused for {where}") from None
-        raise _Broken(f"cannot connect to {where}: {error or type(error).__name__}") from None
+        raise _Broken(f"AMQP authentication refused for {user} by {broker}") from None
     except (OSError, aiormq.exceptions.AMQPError) as error:
+        if "ACCESS_REFUSED" in str(error) or "authentication" in str(error).lower():
+            raise _Broken(f"AMQP authentication refused for {user} by {broker}") from None
         raise _Broken(
-            f"cannot connect to {_endpoint(env.amqp_url)}: {error or type(error).__name__}"
+            f"cannot connect to {broker} over AMQP: {error or type(error).__name__}"
         ) from None
     return latency, messages, consumers
 

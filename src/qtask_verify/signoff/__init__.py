@@ -22,9 +22,11 @@ from typing import Any
 from qtask_verify.signoff import health, history, page, trend
 from qtask_verify.signoff.model import read_run
 
-__all__ = ["Published", "publish"]
+__all__ = ["PER_RUN_FILES", "Published", "publish"]
 
 HTML_FILENAME = "signoff.html"
+PER_RUN_FILES = (HTML_FILENAME, health.FILENAME)
+"""What `publish` replaces on every run (the history only grows)."""
 
 
 @dataclass(frozen=True)

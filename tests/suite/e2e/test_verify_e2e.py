@@ -22,7 +22,16 @@ import pytest
 
 REPOSITORY = Path(__file__).resolve().parents[3]
 QTASK_VERIFY = Path(sys.executable).parent / "qtask-verify"
-REPORT_FILES = ("report.html", "report.json", "junit.xml", "cucumber.json", "run.json")
+REPORT_FILES = (
+    "report.html",
+    "report.json",
+    "junit.xml",
+    "cucumber.json",
+    "run.json",
+    "signoff.html",
+    "verdict.health.json",
+    "history.jsonl",
+)
 
 
 @dataclass
