@@ -222,3 +222,14 @@ def test_wrong_database_password_is_no_go_in_seconds_naming_the_database_masked(
     assert "***" in record["environment"]["database_url"]
     secrets = {WRONG_PASSWORD, *secrets_of(local_stack.suite_env())}
     assert [name for name, text in run.texts() if any(s in text for s in secrets)] == []
+
+
+def test_resilience_scenarios_pass_and_leave_the_stack_as_found(
+    local_stack: Any, tmp_path: Path
+) -> None:
+    run = run_verify(tmp_path, "-m", "p3", env=stack_environment(local_stack))
+    assert run.code == 0, run.output[-3000:]
+    outcomes = [s["outcome"] for s in run.scenarios()]
+    assert outcomes and set(outcomes) == {"passed"}, outcomes  # none skipped: a controller exists
+    components = {c.name: c.state for c in local_stack.status()}
+    assert set(components.values()) == {"up"}, components
