@@ -109,23 +109,15 @@ class PostgresCluster:
     def accepts_connections(self) -> bool:
         """pg_isready over TCP: true only once the server would accept a session."""
         result = subprocess.run(
-            [
-                self._binaries.postgres("pg_isready"),
-                "-q",
-                "-h",
-                HOST,
-                "-p",
-                str(self._state.ports.postgres),
-                "-U",
-                SUPERUSER,
-                "-d",
-                "postgres",
-                "-t",
-                "1",
-            ],
+            [self._binaries.postgres("pg_isready"), "-q", *self._superuser_session(), "-t", "1"],
             check=False,
         )
         return result.returncode == 0
+
+    def _superuser_session(self) -> list[str]:
+        """Client options for the superuser's session on the maintenance database, over TCP."""
+        port = str(self._state.ports.postgres)
+        return ["-h", HOST, "-p", port, "-U", SUPERUSER, "-d", "postgres"]
 
     def bootstrap(self) -> None:
         """Create (or re-password) the service's role and its database; idempotent."""
@@ -141,18 +133,8 @@ class PostgresCluster:
         result = subprocess.run(
             [
                 self._binaries.postgres("psql"),
-                "-X",
-                "-q",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-h",
-                HOST,
-                "-p",
-                str(self._state.ports.postgres),
-                "-U",
-                SUPERUSER,
-                "-d",
-                "postgres",
+                *("-X", "-q", "-v", "ON_ERROR_STOP=1"),
+                *self._superuser_session(),
             ],
             input=sql,
             capture_output=True,
