@@ -13,14 +13,15 @@ Feature: Refusing bad requests
     And no task was stored for it
 
     Examples:
-      | request                                   | field |
-      | a task without a circuit                  | qc    |
-      | a task with an empty circuit              | qc    |
-      | a task whose circuit is a number          | qc    |
-      | a task with zero shots                    | shots |
-      | a task with more shots than allowed       | shots |
-      | a task with a negative number of shots    | shots |
-      | a task whose shots are not a whole number | shots |
+      | request                                     | field |
+      | a task without a circuit                    | qc    |
+      | a task with an empty circuit                | qc    |
+      | a task whose circuit is a number            | qc    |
+      | a task with zero shots                      | shots |
+      | a task with more shots than allowed         | shots |
+      | a task with a negative number of shots      | shots |
+      | a task whose shots are not a whole number   | shots |
+      | a task larger than the allowed request size | body  |
 
   @p2 @mutating @api
   Scenario: A request that is not valid JSON is refused and stores nothing

@@ -12,6 +12,7 @@ from pytest_bdd import parsers, scenarios
 
 from qtask_verify.bdd import then, when
 from qtask_verify.clients import ApiClient, ApiResponse, DatabaseInspector
+from qtask_verify.config import Environment
 from qtask_verify.errors import require
 from qtask_verify.ledger import MARKER_PREFIX, ScenarioTasks
 from qtask_verify.waiting import TaskOutcome
@@ -32,9 +33,10 @@ INVALID_BODIES: dict[str, dict[str, Any]] = {
     "a task with more shots than allowed": {"qc": "{circuit}", "shots": MAX_SHOTS + 1},
     "a task with a negative number of shots": {"qc": "{circuit}", "shots": -5},
     "a task whose shots are not a whole number": {"qc": "{circuit}", "shots": 10.5},
+    "a task larger than the allowed request size": {"qc": "{circuit}{padding}", "shots": 100},
 }
 # The contract accepts `circuit` as an older name of `qc`; details may name either.
-FIELD_NAMES = {"qc": ("qc", "circuit"), "shots": ("shots",)}
+FIELD_NAMES = {"qc": ("qc", "circuit"), "shots": ("shots",), "body": ("body",)}
 
 
 @dataclass(frozen=True)
@@ -59,12 +61,15 @@ async def _(
     database: DatabaseInspector,
     scenario_tasks: ScenarioTasks,
     bell_circuit: str,
+    environment: Environment,
 ) -> RefusedRequest:
     body = dict(INVALID_BODIES[request])
     marker = None
-    if body.get("qc") == "{circuit}":
+    if str(body.get("qc", "")).startswith("{circuit}"):
         # Recorded in the ledger, so a wrongly stored task is still cleaned up.
-        marker, body["qc"] = scenario_tasks.mark(bell_circuit)
+        marker, circuit = scenario_tasks.mark(bell_circuit)
+        padding = "// padding\n" * (environment.expectations.max_body_bytes // 11 + 1)
+        body["qc"] = body["qc"].format(circuit=circuit, padding=padding)
     return await _send(database, lambda: api.post_task(body), marker)
 
 

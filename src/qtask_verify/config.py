@@ -57,6 +57,7 @@ class Expectations:
     dead_letter_queue: str = "quantum_tasks.dlq"
     min_consumers: int = 1
     history_foreign_key: str = "fk_status_history_task_id_tasks"
+    max_body_bytes: int = 1_048_576
     indexes: Mapping[str, IndexExpectation] = field(default_factory=dict)
 
 

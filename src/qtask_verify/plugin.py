@@ -142,9 +142,12 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     report, swept = asyncio.run(_start(env, config.getoption("qtask_preflight_timeout"), ledger))
     config.stash[PREFLIGHT_KEY] = report
     if not report.ok:
+        terminal = config.pluginmanager.get_plugin("terminalreporter")
+        if terminal is not None:  # pytest repeats the exit message twice: say the details once
+            for failure in report.failures:
+                terminal.write_line(f"preflight: {failure}", red=True)
         pytest.exit(
-            "preflight failed, no scenario was run:\n  " + "\n  ".join(report.failures),
-            returncode=pytest.ExitCode.TESTS_FAILED,
+            "preflight failed, no scenario was run", returncode=pytest.ExitCode.TESTS_FAILED
         )
     if swept is not None:
         config.stash[SWEPT_TASKS_KEY] = swept
