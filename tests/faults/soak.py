@@ -15,9 +15,9 @@ import tempfile
 from pathlib import Path
 
 from qtask_stack import temporary_stack
+from tests.support.verify_process import run_verify
 
 from .catalogue import Lab
-from .runner import run_verify
 
 
 def main(argv: list[str] | None = None) -> int:

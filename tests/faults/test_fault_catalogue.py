@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from qtask_stack import Stack
+from tests.support.verify_process import EXIT_CODES, run_verify
 
 from .catalogue import FAULTS, Fault, Lab
 from .doc import DOC, UPDATE_VARIABLE, Measurement, documented_rows, fixed_columns, render
-from .runner import EXIT_CODES, run_verify
 
 MEASURED: dict[str, Measurement] = {}
 

@@ -10,9 +10,9 @@ import os
 from pathlib import Path
 
 from qtask_stack import Stack
+from tests.support.verify_process import run_verify
 
 from .catalogue import Lab
-from .runner import run_verify
 
 RUNS = int(os.environ.get("QTASK_FALSE_ALARM_RUNS", "3"))
 HEALTHY_SELECTION = ("-m", "not p3")

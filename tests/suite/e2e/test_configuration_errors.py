@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
-REPOSITORY = Path(__file__).resolve().parents[3]
-QTASK_VERIFY = Path(sys.executable).parent / "qtask-verify"
+from tests.support.verify_process import QTASK_VERIFY, REPOSITORY
 
 
 def run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

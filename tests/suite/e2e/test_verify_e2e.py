@@ -6,22 +6,17 @@ checks the exit code, the verdict, the reports and that no secret reaches any of
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import pytest
 
-REPOSITORY = Path(__file__).resolve().parents[3]
-QTASK_VERIFY = Path(sys.executable).parent / "qtask-verify"
+from tests.support.verify_process import VerifyRun, run_verify
+
 REPORT_FILES = (
     "report.html",
     "report.json",
@@ -32,36 +27,6 @@ REPORT_FILES = (
     "verdict.health.json",
     "history.jsonl",
 )
-
-
-@dataclass
-class VerifyRun:
-    """One finished `qtask-verify` process: exit code, terminal output, reports, wall time."""
-
-    code: int
-    stdout: str
-    stderr: str
-    reports: Path
-    seconds: float
-
-    @property
-    def output(self) -> str:
-        return self.stdout + self.stderr
-
-    def load(self, name: str) -> Any:
-        return json.loads((self.reports / name).read_text(encoding="utf-8"))
-
-    def scenarios(self) -> list[dict[str, Any]]:
-        return [s for f in self.load("run.json")["features"] for s in f["scenarios"]]
-
-    def texts(self) -> Iterator[tuple[str, str]]:
-        """The terminal and every file the run wrote, as text."""
-        yield "stdout", self.stdout
-        yield "stderr", self.stderr
-        if self.reports.is_dir():
-            for path in sorted(self.reports.rglob("*")):
-                if path.is_file():
-                    yield str(path.relative_to(self.reports)), path.read_text(errors="replace")
 
 
 def secrets_of(env: Mapping[str, str]) -> set[str]:
@@ -85,27 +50,6 @@ def stack_environment(stack: Any, **overrides: str) -> dict[str, str]:
     return environ
 
 
-def run_verify(
-    reports: Path, *args: str, env: Mapping[str, str], timeout_s: float = 300.0
-) -> VerifyRun:
-    started = time.monotonic()
-    completed = subprocess.run(
-        [str(QTASK_VERIFY), "--report-dir", str(reports), *args],
-        cwd=REPOSITORY,
-        env=dict(env),
-        capture_output=True,
-        text=True,
-        timeout=timeout_s,
-    )
-    return VerifyRun(
-        completed.returncode,
-        completed.stdout,
-        completed.stderr,
-        reports,
-        time.monotonic() - started,
-    )
-
-
 @pytest.fixture
 def stopped_workers(local_stack: Any) -> Iterator[None]:
     """The stack without workers for one test, restarted (and waited for) afterwards."""
@@ -126,13 +70,13 @@ def cucumber_scenarios(run: VerifyRun) -> list[tuple[str, str]]:
 @pytest.fixture(scope="module")
 def healthy_serial(local_stack: Any, tmp_path_factory: pytest.TempPathFactory) -> VerifyRun:
     reports = tmp_path_factory.mktemp("serial")
-    return run_verify(reports, env=stack_environment(local_stack))
+    return run_verify(reports, [], stack_environment(local_stack))
 
 
 @pytest.fixture(scope="module")
 def healthy_distributed(local_stack: Any, tmp_path_factory: pytest.TempPathFactory) -> VerifyRun:
     reports = tmp_path_factory.mktemp("distributed")
-    return run_verify(reports, "-n", "2", env=stack_environment(local_stack))
+    return run_verify(reports, ["-n", "2"], stack_environment(local_stack))
 
 
 def test_healthy_stack_is_go_with_all_reports_consistent(healthy_serial: VerifyRun) -> None:
@@ -189,7 +133,7 @@ def test_no_secret_of_the_stack_appears_in_a_healthy_run(
 def test_stopped_workers_give_no_go_naming_the_workers(
     local_stack: Any, stopped_workers: None, tmp_path: Path
 ) -> None:
-    run = run_verify(tmp_path, "-m", "p1", env=stack_environment(local_stack))
+    run = run_verify(tmp_path, ["-m", "p1"], stack_environment(local_stack))
     assert run.code == 1, run.output[-3000:]
     record = run.load("run.json")
     assert record["verdict"] == "NO-GO"
@@ -211,7 +155,7 @@ def test_wrong_database_password_is_no_go_in_seconds_naming_the_database_masked(
     parts = env["QTASK_DATABASE_URL"].split("@", 1)
     user = parts[0].rsplit(":", 1)[0]
     env["QTASK_DATABASE_URL"] = f"{user}:{WRONG_PASSWORD}@{parts[1]}"
-    run = run_verify(tmp_path, env=env)
+    run = run_verify(tmp_path, [], env)
     assert run.code == 1, run.output[-3000:]
     assert run.seconds <= 10.0
     record = run.load("run.json")
@@ -227,7 +171,7 @@ def test_wrong_database_password_is_no_go_in_seconds_naming_the_database_masked(
 def test_resilience_scenarios_pass_and_leave_the_stack_as_found(
     local_stack: Any, tmp_path: Path
 ) -> None:
-    run = run_verify(tmp_path, "-m", "p3", env=stack_environment(local_stack))
+    run = run_verify(tmp_path, ["-m", "p3"], stack_environment(local_stack))
     assert run.code == 0, run.output[-3000:]
     outcomes = [s["outcome"] for s in run.scenarios()]
     assert outcomes and set(outcomes) == {"passed"}, outcomes  # none skipped: a controller exists
