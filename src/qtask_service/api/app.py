@@ -18,7 +18,7 @@ from qtask_service.api.state import ServiceState
 from qtask_service.api.submission import Submissions
 from qtask_service.broker.link import BrokerUnavailable
 from qtask_service.broker.publisher import TaskPublisher
-from qtask_service.db.pool import DatabaseUnavailable, create_pool
+from qtask_service.db.pool import DatabaseUnavailable
 from qtask_service.db.tasks import TaskStore
 from qtask_service.settings import Settings
 
@@ -31,13 +31,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = await create_pool(
-            settings.database_url,
-            max_size=settings.db_pool_max_size,
-            connect_timeout_s=settings.db_connect_timeout_s,
-            command_timeout_s=settings.db_command_timeout_s,
-        )
-        store = TaskStore(pool, settings.db_connect_timeout_s + settings.db_command_timeout_s)
+        store = await TaskStore.open(settings, settings.db_pool_max_size)
         publisher = TaskPublisher(settings)
         publisher.link.start()
         submissions = Submissions(store, publisher)
@@ -50,7 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await submissions.close()
             await publisher.link.close()
-            await pool.close()
+            await store.close()
 
     app = FastAPI(
         title="Quantum circuit task service",

@@ -12,7 +12,8 @@ from typing import Any, Literal
 
 import asyncpg
 
-from qtask_service.db.pool import connection
+from qtask_service.db.pool import connection, create_pool
+from qtask_service.settings import Settings
 
 _INSERT = """
 WITH task AS (
@@ -116,6 +117,20 @@ class TaskStore:
     def __init__(self, pool: asyncpg.Pool, timeout_s: float) -> None:
         self._pool = pool
         self._timeout_s = timeout_s
+
+    @classmethod
+    async def open(cls, settings: Settings, max_size: int) -> "TaskStore":
+        """A store on a new (lazily connecting) pool, bounded by the settings' timeouts."""
+        pool = await create_pool(
+            settings.database_url,
+            max_size=max_size,
+            connect_timeout_s=settings.db_connect_timeout_s,
+            command_timeout_s=settings.db_command_timeout_s,
+        )
+        return cls(pool, settings.db_connect_timeout_s + settings.db_command_timeout_s)
+
+    async def close(self) -> None:
+        await self._pool.close()
 
     async def ping(self) -> None:
         """One round trip, for health checks."""

@@ -9,7 +9,6 @@ import socket
 
 import uvloop
 
-from qtask_service.db.pool import create_pool
 from qtask_service.db.tasks import TaskStore
 from qtask_service.settings import Settings
 from qtask_service.worker.consumer import TaskConsumer
@@ -18,13 +17,7 @@ from qtask_service.worker.consumer import TaskConsumer
 async def serve(settings: Settings) -> None:
     """Consume until SIGTERM or SIGINT, then shut down cleanly."""
     name = f"qtask-worker-{socket.gethostname()}-{os.getpid()}"
-    pool = await create_pool(
-        settings.database_url,
-        max_size=settings.worker_db_pool_max_size,
-        connect_timeout_s=settings.db_connect_timeout_s,
-        command_timeout_s=settings.db_command_timeout_s,
-    )
-    store = TaskStore(pool, settings.db_connect_timeout_s + settings.db_command_timeout_s)
+    store = await TaskStore.open(settings, settings.worker_db_pool_max_size)
     consumer = TaskConsumer(settings, store, name)
     gc.freeze()  # Qiskit's import-time objects live forever: spare the collector rescanning them
     loop = asyncio.get_running_loop()
@@ -33,7 +26,7 @@ async def serve(settings: Settings) -> None:
     try:
         await consumer.run()
     finally:
-        await pool.close()
+        await store.close()
 
 
 def main() -> None:
