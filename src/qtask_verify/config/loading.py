@@ -198,11 +198,13 @@ def load_environment(
         raise ConfigurationError(f"environment {name!r}: {', '.join(missing)} not set; {hint}")
 
     allow_mutating = profile.pop("allow_mutating", False)
+    allow_disruption = profile.pop("allow_disruption", False)
     description = profile.pop("description", "")
     if profile:
         raise ConfigurationError(f"{where}: unknown key(s) {', '.join(sorted(profile))}")
-    if not isinstance(allow_mutating, bool):
-        raise ConfigurationError(f"{where}.allow_mutating: expected true or false")
+    for key, value in (("allow_mutating", allow_mutating), ("allow_disruption", allow_disruption)):
+        if not isinstance(value, bool):
+            raise ConfigurationError(f"{where}.{key}: expected true or false")
 
     management_url = str(settings["management_url"])
     parts = urlsplit(management_url)
@@ -227,6 +229,7 @@ def load_environment(
         expectations=expectations,
         thresholds=thresholds,
         controller=controller,
+        allow_disruption=allow_disruption,
         description=str(description),
         source=path,
     )

@@ -54,6 +54,9 @@ class Thresholds:
     stalled_consumers_s: float = 2.0
     recovery_s: float = 60.0
     outage_visible_s: float = 10.0
+    recent_window_s: float = 900.0
+    stuck_task_s: float = 300.0
+    dead_letter_watch_s: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,7 @@ class Environment:
     expectations: Expectations
     thresholds: Thresholds
     controller: ControllerSettings | None = None
+    allow_disruption: bool = False
     description: str = ""
     source: Path | None = None
 

@@ -4,16 +4,21 @@ Loaded by the suite's ini file (``-p qtask_verify.plugin``):
 
 - ``markers``: every Gherkin tag as a registered marker;
 - ``options``: the suite's command-line options;
-- ``startup``: the environment, the preflight and the sweep of abandoned tasks;
+- ``startup``: the environment (loaded when first needed), the preflight and the sweep of
+  abandoned tasks;
 - ``ordering``: what the environment allows, and the order scenarios run in;
 - ``fixtures`` (with ``lock``): clients, controller, cleanup ledger, deployment lock;
-- ``performance``: figures a scenario measured, carried to the run record.
+- ``performance``: figures a scenario measured, carried to the run record;
+- ``bdd``: a coroutine step registered with plain pytest-bdd fails instead of passing unawaited.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from .. import bdd
 from . import fixtures, ordering, startup
 from .markers import register_markers
 from .options import add_options
@@ -26,7 +31,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     register_markers(config)
-    startup.load(config)
     config.pluginmanager.register(fixtures, "qtask-verify-fixtures")
 
 
@@ -43,4 +47,9 @@ def pytest_configure_node(node: object) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     ordering.order(items)
-    ordering.skip_what_is_not_allowed(startup.environment_of(config), items)
+    if not startup.looking_only(config):
+        ordering.skip_what_is_not_allowed(startup.environment_of(config), items)
+
+
+def pytest_bdd_before_step_call(step: Any, step_func: Any) -> None:
+    bdd.refuse_unawaited(step, step_func)
