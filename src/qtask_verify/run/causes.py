@@ -6,7 +6,8 @@ degraded, every failure that names that component is grouped under the preflight
 (it was seen, not guessed). Otherwise failures group by component and diagnosis, with the
 numbers and ids that differ from one scenario to the next left out of the comparison. A
 failure without a diagnosis is a suite error, grouped by its message. Causes that lost, duplicated
-or left an accepted task unfinished come first, then those that affect a P1 scenario.
+or left an accepted task unfinished come first, then those that affect a P1 scenario, then
+those that name a component, then the largest.
 """
 
 from __future__ import annotations
@@ -75,5 +76,13 @@ def group_causes(
             add(("said", component, _key(message)), Cause(component, message, ()), scenario)
     causes = [replace(heads[key], scenarios=tuple(members)) for key, members in groups.items()]
     order = {id(cause): index for index, cause in enumerate(causes)}
-    causes.sort(key=lambda c: (not c.loss, c.p1_affected == 0, -len(c.scenarios), order[id(c)]))
+    causes.sort(
+        key=lambda c: (
+            not c.loss,
+            c.p1_affected == 0,
+            c.component is None,
+            -len(c.scenarios),
+            order[id(c)],
+        )
+    )
     return tuple(causes)
