@@ -199,10 +199,16 @@ def load_environment(
 
     allow_mutating = profile.pop("allow_mutating", False)
     allow_disruption = profile.pop("allow_disruption", False)
+    live_traffic = profile.pop("live_traffic", False)
     description = profile.pop("description", "")
     if profile:
         raise ConfigurationError(f"{where}: unknown key(s) {', '.join(sorted(profile))}")
-    for key, value in (("allow_mutating", allow_mutating), ("allow_disruption", allow_disruption)):
+    policy = {
+        "allow_mutating": allow_mutating,
+        "allow_disruption": allow_disruption,
+        "live_traffic": live_traffic,
+    }
+    for key, value in policy.items():
         if not isinstance(value, bool):
             raise ConfigurationError(f"{where}.{key}: expected true or false")
 
@@ -230,6 +236,7 @@ def load_environment(
         thresholds=thresholds,
         controller=controller,
         allow_disruption=allow_disruption,
+        live_traffic=live_traffic,
         description=str(description),
         source=path,
     )

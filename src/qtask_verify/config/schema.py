@@ -56,7 +56,7 @@ class Thresholds:
     outage_visible_s: float = 10.0
     recent_window_s: float = 900.0
     stuck_task_s: float = 300.0
-    dead_letter_watch_s: float = 5.0
+    dead_letter_window_s: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -86,6 +86,7 @@ class Environment:
     thresholds: Thresholds
     controller: ControllerSettings | None = None
     allow_disruption: bool = False
+    live_traffic: bool = False
     description: str = ""
     source: Path | None = None
 

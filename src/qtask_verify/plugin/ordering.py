@@ -1,10 +1,11 @@
 """Which scenarios run here, and in which order.
 
-Two kinds of skips, told apart in every report. A scenario the profile's *policy* excludes (a
-mutating one where only read-only checks are allowed, a ``@disruptive`` one where disruption is
-not) is "not run by policy": the profile verifies less by design, and the verdict names that
-scope. A scenario that needs what the environment lacks (a controller) is skipped: it was meant to
-run, so the verdict counts it as a risk. Never as passed.
+Two kinds of skips, told apart in every report. A scenario the profile's *policy* excludes is
+"not run by policy": a mutating one where only read-only checks are allowed, a ``@disruptive``
+one where disruption is not, a ``@live_traffic`` one where nobody but the suite submits tasks.
+The profile verifies less by design, and the verdict names that scope. A scenario that needs
+what the environment lacks (a controller) is skipped: it was meant to run, so the verdict counts
+it as a risk. Neither is ever counted as passed.
 
 The rest run in three groups, file order kept within each: those that pause part of the
 deployment first, since bringing paused workers back takes seconds; then those that only read and
@@ -32,13 +33,16 @@ def order(items: list[pytest.Item]) -> None:
     items.sort(key=_group)
 
 
-def policy_scope(env: Environment) -> str:
-    """What a profile verifies by policy, as the verdict line states it."""
+def policy_scope(env: Environment) -> str | None:
+    """What a profile verifies by policy, as the verdict line states it (None: everything)."""
+    parts = []
     if not env.allow_mutating:
-        return "read-only checks"
-    if not env.allow_disruption:
-        return "non-disruptive checks"
-    return "all checks"
+        parts.append("read-only checks")
+    elif not env.allow_disruption:
+        parts.append("non-disruptive checks")
+    if not env.live_traffic:
+        parts.append("without live-traffic checks")
+    return ", ".join(parts) or None
 
 
 def _policy_reason(env: Environment, item: pytest.Item) -> str | None:
@@ -51,6 +55,11 @@ def _policy_reason(env: Environment, item: pytest.Item) -> str | None:
         return (
             f"environment {env.name!r} does not allow stopping, pausing or restarting its "
             "components (allow_disruption = false in environments.toml)"
+        )
+    if not env.live_traffic and item.get_closest_marker("live_traffic") is not None:
+        return (
+            f"environment {env.name!r} has no real users whose tasks could be observed "
+            "(live_traffic = false in environments.toml)"
         )
     return None
 
