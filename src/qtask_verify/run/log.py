@@ -135,7 +135,8 @@ _METRIC = set(Metric.__dataclass_fields__)
 
 def _why_not_measured(scenario: Scenario) -> str:
     if scenario.outcome == POLICY:
-        return f"{POLICY}: {scenario.skip_reason or 'no reason given'}"
+        reason = (scenario.skip_reason or "no reason given").removeprefix(f"{POLICY}: ")
+        return f"{POLICY}: {reason}"
     if scenario.outcome == "skipped":
         return f"skipped: {scenario.skip_reason or 'no reason given'}"
     if scenario.outcome in ("failed", "flaky") and scenario.diagnosis is not None:
