@@ -184,7 +184,7 @@ def pytest_sessionstart(session):
 INI = """\
 [pytest]
 testpaths = steps
-addopts = --strict-markers -p no:asyncio -p no:cacheprovider -p fake_engine
+addopts = --strict-markers -p no:asyncio -p fake_engine
 """
 
 ENVIRONMENTS = """\
@@ -495,3 +495,14 @@ def test_collect_only_verifies_nothing_and_keeps_the_last_reports(suite: Path) -
     assert "--collect-only: nothing was verified" in run.output
     assert (reports / "run.json").read_text() == '{"verdict": "GO"}'
     assert not (reports / "history.jsonl").exists()
+
+
+def test_lf_reruns_the_last_failures_and_the_verdict_says_so(suite: Path) -> None:
+    first = qtask_verify(suite, "last-failed")
+    assert first.record()["counts"]["failed"] == 2
+    again = qtask_verify(suite, "last-failed", "--lf")
+    record = again.record()
+    names = sorted(s["name"] for f in record["features"] for s in f["scenarios"])
+    assert names == ["The password leaks in a failure", "Workers are gone"]
+    assert record["scope"] == "selected with --lf"
+    assert (suite / "last-failed" / ".pytest_cache").is_dir()
