@@ -215,16 +215,24 @@ def real_traffic(local_stack: Any) -> Iterator[None]:
             for i in ids
         ):
             time.sleep(0.2)
-        time.sleep(10.5)  # older than the processing limit: they had the time to finish
+        # Submitted "30 s ago", past the processing limit, rather than waiting that long.
+        asyncio.run(_execute(env["QTASK_DATABASE_URL"], BACKDATE, ids))
         yield
     finally:
-        asyncio.run(_delete(env["QTASK_DATABASE_URL"], ids))
+        asyncio.run(_execute(env["QTASK_DATABASE_URL"], DELETE, ids))
 
 
-async def _delete(url: str, ids: list[str]) -> None:
+BACKDATE = (
+    "UPDATE tasks SET submitted_at = submitted_at - interval '30 seconds'"
+    " WHERE task_id::text = ANY($1::text[])"
+)
+DELETE = "DELETE FROM tasks WHERE task_id::text = ANY($1::text[])"
+
+
+async def _execute(url: str, statement: str, ids: list[str]) -> None:
     connection = await asyncpg.connect(url)
     try:
-        await connection.execute("DELETE FROM tasks WHERE task_id::text = ANY($1::text[])", ids)
+        await connection.execute(statement, ids)
     finally:
         await connection.close()
 
