@@ -128,6 +128,8 @@ def start(session: pytest.Session) -> None:
         for line in preflight_lines(report):
             terminal.write_line(line, red=not report.ok)
     if not report.ok:
+        if terminal is not None:
+            config.pluginmanager.register(_QuietExit(terminal), "qtask-quiet-preflight-exit")
         pytest.exit(PREFLIGHT_EXIT, returncode=pytest.ExitCode.TESTS_FAILED)
     if swept is not None:
         config.stash[SWEPT_TASKS_KEY] = swept
@@ -135,7 +137,23 @@ def start(session: pytest.Session) -> None:
         config.stash[UNCONSUMED_SINCE_KEY] = time.time()
 
 
-PREFLIGHT_EXIT = "preflight failed, no scenario was run"
+PREFLIGHT_EXIT = "preflight failed: no scenario was run"
+
+
+class _QuietExit:
+    """The preflight's lines say it all: no "!!! _pytest.outcomes.Exit !!!" banner after them.
+
+    pytest keeps the exit to print it as an interruption at the end; pytest has no option to
+    leave it out, so the terminal reporter's memo of it (``_keyboardinterrupt_memo``) is dropped.
+    """
+
+    def __init__(self, terminal: object) -> None:
+        self.terminal = terminal
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        if isinstance(excinfo.value, pytest.exit.Exception) and excinfo.value.msg == PREFLIGHT_EXIT:
+            self.terminal._keyboardinterrupt_memo = None  # type: ignore[attr-defined]
 
 
 def preflight_lines(report: PreflightReport) -> list[str]:

@@ -284,7 +284,7 @@ class ReportingPlugin:
 
     def pytest_sessionfinish(self, exitstatus: int) -> None:
         self.exitstatus = int(exitstatus)
-        if self.config.getoption("qtask_quiet"):
+        if self.config.getoption("qtask_quiet") and not self.collection_errors:
             # Reports were made with full tracebacks; the terminal's summary, which runs after
             # this hook, prints none (`--tb=no` from the start would strip them from JUnit too).
             self.config.option.tbstyle = "no"
@@ -333,6 +333,8 @@ class ReportingPlugin:
             preflight=record.preflight,
             components=record.components,
             looked_only=looking_only(self.config),
+            # pytest ends with INTERRUPTED after collection errors too: the verdict's table
+            # checks those first.
             interrupted=self.interrupted or status in (pytest.ExitCode.INTERRUPTED, 130),
             pytest_error=_PYTEST_ERRORS.get(status),
             collection_errors=self.collection_errors,

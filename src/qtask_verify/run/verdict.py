@@ -167,6 +167,15 @@ RULES: tuple[Rule, ...] = (
         ),
     ),
     Rule(
+        "a feature or step module could not be collected",
+        Decision.NOT_VERIFIED,
+        lambda f: bool(f.collection_errors),
+        lambda f: (
+            "configuration error: the suite could not be collected "
+            f"({', '.join(f.collection_errors[:3])})"
+        ),
+    ),
+    Rule(
         "the run was interrupted (Ctrl-C, SIGTERM), whatever had passed",
         Decision.INTERRUPTED,
         lambda f: f.interrupted,
@@ -177,15 +186,6 @@ RULES: tuple[Rule, ...] = (
         Decision.NOT_VERIFIED,
         lambda f: f.pytest_error is not None,
         lambda f: f"pytest ended with {f.pytest_error}: the verdict cannot be trusted",
-    ),
-    Rule(
-        "a feature or step module could not be collected",
-        Decision.NOT_VERIFIED,
-        lambda f: bool(f.collection_errors),
-        lambda f: (
-            "configuration error: the suite could not be collected "
-            f"({', '.join(f.collection_errors[:3])})"
-        ),
     ),
     Rule(
         "no scenario was collected or selected (`-m`/`-k` matched nothing)",

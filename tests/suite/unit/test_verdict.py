@@ -179,7 +179,10 @@ def test_nothing_collected_or_selected_is_a_configuration_error() -> None:
 
 
 def test_collection_errors_and_pytest_errors_are_not_verified() -> None:
-    assert verdict(*HEALTHY, collection_errors=["steps/x.py"]).exit_code == 2
+    # pytest ends a run with collection errors as "interrupted": the errors decide first.
+    result = verdict(*HEALTHY, collection_errors=["steps/x.py"], interrupted=True)
+    assert (result.decision, result.exit_code) == (Decision.NOT_VERIFIED, 2)
+    assert "could not be collected (steps/x.py)" in result.reason
     assert verdict(*HEALTHY, pytest_error="an internal error").decision is Decision.NOT_VERIFIED
 
 

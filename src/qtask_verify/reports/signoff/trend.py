@@ -55,7 +55,9 @@ def _number(value: Any) -> float | None:
 
 def _performance(entry: dict[str, Any]) -> list[dict[str, Any]]:
     perf = entry.get("performance")
-    return [m for m in perf if isinstance(m, dict)] if isinstance(perf, list) else []
+    if not isinstance(perf, list):
+        return []
+    return [m for m in perf if isinstance(m, dict) and not m.get("not_measured")]
 
 
 def _flaky(entry: dict[str, Any]) -> int:
