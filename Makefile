@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PYTHON ?= python3
 STAMP := $(VENV)/.installed
 
-.PHONY: venv system-deps up down status verify test lint format bench clean
+.PHONY: venv system-deps up down status verify test lint format bench clean fresh-machine-test
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,9 +28,12 @@ down: venv
 status: venv
 	$(BIN)/qtask-stack status
 
+# The stack the other commands would use (./.qtask-stack, or the one started from here that runs
+# elsewhere), so that the suite reads that stack's stack.env and controls that stack.
 verify: venv
-	$(BIN)/qtask-stack up
-	$(BIN)/qtask-verify
+	@dir="$$($(BIN)/qtask-stack where)" && \
+	QTASK_STACK_DIR="$$dir" $(BIN)/qtask-stack up && \
+	QTASK_STACK_DIR="$$dir" $(BIN)/qtask-verify
 
 lint: venv
 	$(BIN)/ruff check .
@@ -49,6 +52,11 @@ test: venv system-deps lint
 bench: venv
 	$(BIN)/python -m benchmarks
 
+# The README's two commands on a fresh Debian root (debootstrap), as root; ~20 min, not in CI.
+fresh-machine-test:
+	@bash scripts/fresh-machine-test
+
 clean:
 	-$(BIN)/qtask-stack down
+	-$(BIN)/qtask-stack --state-dir .qtask-stack destroy
 	rm -rf $(VENV) reports .qtask-stack
