@@ -4,6 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 STAMP := $(VENV)/.installed
+# reformat-gherkin pins an old gherkin parser that pytest-bdd cannot use: it gets a venv of its own.
+GHERKIN_VENV ?= .venv-gherkin
+GHERKIN_STAMP := $(GHERKIN_VENV)/.installed
 
 .PHONY: venv system-deps up down status verify test lint format bench clean fresh-machine-test
 
@@ -14,6 +17,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+$(GHERKIN_STAMP):
+	$(PYTHON) -m venv $(GHERKIN_VENV)
+	$(GHERKIN_VENV)/bin/python -m pip install -q 'reformat-gherkin==3.0.1'
+	touch $(GHERKIN_STAMP)
 
 # PostgreSQL, RabbitMQ and Chromium from Debian's packages, installed only where missing.
 system-deps:
@@ -35,14 +43,16 @@ verify: venv
 	QTASK_STACK_DIR="$$dir" $(BIN)/qtask-stack up && \
 	QTASK_STACK_DIR="$$dir" $(BIN)/qtask-verify
 
-lint: venv
+lint: venv $(GHERKIN_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(GHERKIN_VENV)/bin/reformat-gherkin --check features
 
-format: venv
+format: venv $(GHERKIN_STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+	$(GHERKIN_VENV)/bin/reformat-gherkin features
 
 # pytest's exit code 5 (no test collected) is a failure here, never a silent success.
 test: venv system-deps lint
@@ -59,4 +69,4 @@ fresh-machine-test:
 clean:
 	-$(BIN)/qtask-stack down
 	-$(BIN)/qtask-stack --state-dir .qtask-stack destroy
-	rm -rf $(VENV) reports .qtask-stack
+	rm -rf $(VENV) $(GHERKIN_VENV) reports .qtask-stack

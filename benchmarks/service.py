@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import asyncpg
 import orjson
 
-from qtask_verify.circuits import BELL_CIRCUIT
+from qtask_verify.checks.circuits import BELL_CIRCUIT
 
 SHOTS = 1024
 WORKERS = 2

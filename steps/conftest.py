@@ -4,30 +4,15 @@ from __future__ import annotations
 
 import pytest
 from pytest_bdd import parsers
-from pytest_bdd.scenario import scenario_wrapper_template_registry
 
 from qtask_verify.bdd import given, when
-from qtask_verify.circuits import BELL_CIRCUIT, UNPARSABLE_CIRCUIT
+from qtask_verify.checks import queue
+from qtask_verify.checks.circuits import BELL_CIRCUIT, UNPARSABLE_CIRCUIT
+from qtask_verify.checks.consumers import ConsumerWatch
+from qtask_verify.checks.tasks import TaskOutcome, wait_for_task
 from qtask_verify.clients import ApiClient, BrokerInspector, QueueInfo
 from qtask_verify.config import Environment
-from qtask_verify.errors import DeploymentFault
-from qtask_verify.ledger import ScenarioTasks, SubmittedTask
-from qtask_verify.plugin import AWAITS_WORKERS
-from qtask_verify.waiting import ConsumerWatch, TaskOutcome, wait_for_task
-
-# The text of the step below that waits for a worker (the catalogue check reads step texts
-# from the decorators, so it is spelled out there too).
-PROCESSED = "the task has been processed within the processing time limit"
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark the scenarios with a step that waits for a worker (the plugin runs them last)."""
-    for item in items:
-        function = getattr(item, "obj", None)
-        template = scenario_wrapper_template_registry.get(function) if callable(function) else None
-        if template is not None and any(step.name == PROCESSED for step in template.steps):
-            item.add_marker(AWAITS_WORKERS)
+from qtask_verify.deployment.ledger import ScenarioTasks, SubmittedTask
 
 
 @given("the deployment under test", target_fixture="deployment")
@@ -65,14 +50,8 @@ async def _(
     environment: Environment,
     consumer_watch: ConsumerWatch,
 ) -> TaskOutcome:
-    return await wait_for_task(
-        submitted.task_id,
-        api,
-        broker,
-        environment,
-        consumer_watch,
-        environment.thresholds.processing_s,
-    )
+    limit_s = environment.thresholds.processing_s
+    return await wait_for_task(submitted.task_id, api, broker, environment, consumer_watch, limit_s)
 
 
 @when("I look up the task queue on the broker", target_fixture="queue_info")
@@ -84,10 +63,4 @@ async def _(broker: BrokerInspector, environment: Environment) -> QueueInfo | No
 async def _(
     broker: BrokerInspector, environment: Environment, consumer_watch: ConsumerWatch
 ) -> int:
-    await consumer_watch.settled()
-    queue_name = environment.expectations.queue_name
-    state = await broker.live_state(queue_name)
-    if state is None:
-        raise DeploymentFault("queue", f"queue {queue_name} does not exist")
-    consumer_watch.observe(state.consumers)
-    return state.consumers
+    return await queue.task_queue_consumers(broker, environment, consumer_watch)

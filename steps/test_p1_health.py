@@ -5,6 +5,7 @@ from __future__ import annotations
 from pytest_bdd import scenarios
 
 from qtask_verify.bdd import then, when
+from qtask_verify.checks import queue
 from qtask_verify.clients import ApiClient, ApiResponse, DatabaseInspector, QueueInfo
 from qtask_verify.config import Environment
 from qtask_verify.errors import require
@@ -61,8 +62,7 @@ def _(database_latency_ms: float, environment: Environment) -> None:
 
 @then("the task queue exists")
 def _(queue_info: QueueInfo | None, environment: Environment) -> None:
-    name = environment.expectations.queue_name
-    require(queue_info is not None, "queue", f"queue {name} does not exist on the broker")
+    queue.existing(queue_info, environment)
 
 
 @then("at least one worker consumes it")

@@ -2,33 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from dataclasses import dataclass
-
 import pytest
 from pytest_bdd import parsers, scenarios
 
 from qtask_verify.bdd import then, when
+from qtask_verify.checks import timing
+from qtask_verify.checks.consumers import ConsumerWatch
+from qtask_verify.checks.timing import Burst
 from qtask_verify.clients import ApiClient, BrokerInspector
 from qtask_verify.config import Environment
+from qtask_verify.deployment.ledger import ScenarioTasks
 from qtask_verify.errors import require
-from qtask_verify.ledger import ScenarioTasks, SubmittedTask
-from qtask_verify.plugin import record_performance
-from qtask_verify.waiting import ConsumerWatch, wait_for_task
+from qtask_verify.plugin.performance import record_performance
 
 scenarios("p2_performance.feature")
 
-# The burst's tasks are polled together: this far apart at most, so ten pollers leave the
-# workers their CPU (a single task is polled more often, see wait_for_task).
-BURST_POLL_S = 0.2
-
-
-@dataclass(frozen=True)
-class Burst:
-    tasks: list[SubmittedTask]
-    latencies_s: list[float]
-    accepted_within_s: float
+SHOTS = 1024
 
 
 @when(
@@ -36,8 +25,7 @@ class Burst:
     target_fixture="submission_times_ms",
 )
 async def _(circuit: str, count: int, scenario_tasks: ScenarioTasks) -> list[float]:
-    submitted = [await scenario_tasks.submit(circuit, 1024) for _ in range(count)]
-    return [task.submission.response.elapsed_ms for task in submitted]
+    return await timing.submission_times_ms(scenario_tasks, circuit, SHOTS, count)
 
 
 @then("the 95th percentile of the submission time is within the submission time limit")
@@ -68,21 +56,9 @@ async def _(
     environment: Environment,
     consumer_watch: ConsumerWatch,
 ) -> list[float]:
-    times = []
-    for _ in range(count):
-        started = time.perf_counter()
-        task = await scenario_tasks.submit(circuit, 1024)
-        outcome = await wait_for_task(
-            task.task_id,
-            api,
-            broker,
-            environment,
-            consumer_watch,
-            environment.thresholds.processing_s,
-        )
-        require(outcome.state.status == "completed", "workers", f"a task {outcome.state.status}")
-        times.append(time.perf_counter() - started)
-    return times
+    return await timing.end_to_end_times_s(
+        scenario_tasks, circuit, SHOTS, count, api, broker, environment, consumer_watch
+    )
 
 
 @then("the 95th percentile of the end-to-end time is within the end-to-end time limit")
@@ -101,26 +77,16 @@ def _(
 @when("I submit a burst of concurrent copies of the circuit", target_fixture="burst")
 async def _(circuit: str, scenario_tasks: ScenarioTasks, environment: Environment) -> Burst:
     count = environment.thresholds.concurrent_count
-    started = time.perf_counter()
-    tasks = await asyncio.gather(*(scenario_tasks.submit(circuit, 1024) for _ in range(count)))
-    accepted_within_s = time.perf_counter() - started
-    latencies = [task.submission.response.elapsed_ms / 1000 for task in tasks]
-    return Burst(list(tasks), latencies, accepted_within_s)
+    return await timing.submit_burst(scenario_tasks, circuit, SHOTS, count)
 
 
 @then("every submission of the burst is accepted within the burst acceptance time limit")
 def _(burst: Burst, environment: Environment, request: pytest.FixtureRequest) -> None:
     limit = environment.thresholds.concurrent_accept_s
-    record_performance(
-        request.node,
-        "burst acceptance",
-        "s",
-        burst.latencies_s,
-        limit,
-        passed=burst.accepted_within_s <= limit,
-    )
+    within = burst.accepted_within_s <= limit
+    record_performance(request.node, "burst acceptance", "s", burst.latencies_s, limit, within)
     require(
-        burst.accepted_within_s <= limit,
+        within,
         "api",
         f"{len(burst.tasks)} concurrent submissions took {burst.accepted_within_s:.2f} s to be "
         f"accepted, more than {limit:.1f} s",
@@ -136,18 +102,8 @@ async def _(
     consumer_watch: ConsumerWatch,
     request: pytest.FixtureRequest,
 ) -> None:
+    times = await timing.burst_completion_times_s(burst, api, broker, environment, consumer_watch)
     limit = environment.thresholds.concurrent_complete_s
-    started = time.perf_counter()
-
-    async def completion_time(task: SubmittedTask) -> float:
-        outcome = await wait_for_task(
-            task.task_id, api, broker, environment, consumer_watch, limit, max_delay_s=BURST_POLL_S
-        )
-        require(outcome.state.status == "completed", "workers", f"a task {outcome.state.status}")
-        return time.perf_counter() - started
-
-    times = await asyncio.gather(*(completion_time(task) for task in burst.tasks))
-    figure = record_performance(
-        request.node, "burst completion", "s", times, limit, passed=max(times) <= limit
-    )
-    require(figure.passed, "workers", f"the burst took {max(times):.2f} s to complete")
+    passed = max(times) <= limit
+    record_performance(request.node, "burst completion", "s", times, limit, passed)
+    require(passed, "workers", f"the burst took {max(times):.2f} s to complete")

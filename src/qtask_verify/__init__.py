@@ -1,22 +1,31 @@
 """qtask-verify: behaviour specification suite for deployments of the quantum task queue.
 
-The engine's public API; the suite's steps and the reporting tools use these names.
+The engine's public API; the suite's steps and the reporting tools use these names. The
+packages, in the order one run flows through them (each imports only those before it):
+``config`` (profiles), ``clients`` (read-only views of the API, database and broker),
+``deployment`` (preflight, controller, interventions, cleanup ledger), ``checks`` (waiting,
+diagnoses, circuits, outages), ``plugin`` (pytest wiring), ``run`` (run record, verdict) and
+``reports`` (every rendering of the run record).
 """
 
+from .checks.consumers import ConsumerWatch
+from .checks.tasks import TaskOutcome, TaskState, wait_for_task
 from .clients import ApiClient, BrokerInspector, DatabaseInspector
 from .config import Environment, Expectations, Thresholds, load_environment
-from .controller import CommandController, DeploymentController
+from .deployment.controller import CommandController, DeploymentController
+from .deployment.interventions import Intervention, taken_down, workers_paused
+from .deployment.ledger import CleanupLedger, ScenarioTasks, SubmittedTask, sweep
+from .deployment.preflight import ComponentHealth, PreflightReport, run_preflight
 from .errors import (
     ConfigurationError,
     ControllerError,
     DeploymentFault,
     Observation,
     QtaskVerifyError,
+    require,
 )
-from .ledger import CleanupLedger, ScenarioTasks, sweep
-from .preflight import ComponentHealth, PreflightReport, run_preflight
 from .redaction import Redactor, mask_url
-from .waiting import ConsumerWatch, Timeline, poll_until, wait_for_task
+from .waiting import Timeline, poll_until
 
 __all__ = [
     "ApiClient",
@@ -32,17 +41,24 @@ __all__ = [
     "DeploymentFault",
     "Environment",
     "Expectations",
+    "Intervention",
     "Observation",
     "PreflightReport",
     "QtaskVerifyError",
     "Redactor",
     "ScenarioTasks",
+    "SubmittedTask",
+    "TaskOutcome",
+    "TaskState",
     "Thresholds",
     "Timeline",
     "load_environment",
     "mask_url",
     "poll_until",
+    "require",
     "run_preflight",
     "sweep",
+    "taken_down",
     "wait_for_task",
+    "workers_paused",
 ]

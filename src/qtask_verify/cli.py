@@ -22,12 +22,12 @@ from typing import TextIO
 
 import pytest
 
-from qtask_verify import runrecord, signoff
 from qtask_verify.config import load_environment
 from qtask_verify.errors import ConfigurationError
 from qtask_verify.redaction import Redactor
-from qtask_verify.reporting import summary
-from qtask_verify.verdict import EXIT_CONFIGURATION_ERROR
+from qtask_verify.reports import signoff, terminal
+from qtask_verify.run import record as runrecord
+from qtask_verify.run.verdict import EXIT_CONFIGURATION_ERROR
 
 SUITE_INI = "suite.ini"
 REPORT_FILES = {
@@ -98,7 +98,7 @@ def pytest_arguments(
         "-p", "no:asyncio",
         # In-process, qtask_verify is imported before pytest starts: nothing to rewrite there.
         "-W", "ignore::pytest.PytestAssertRewriteWarning",
-        "-p", "qtask_verify.reporting.plugin",
+        "-p", "qtask_verify.reports.plugin",
         "--qtask-report-dir", str(report_dir),
         "--html", reports["html"], "--self-contained-html",
         "--json-report", "--json-report-file", reports["json"], "--json-report-indent", "2",
@@ -218,7 +218,7 @@ def _conclude(pytest_code: int, report_dir: Path) -> int:
         return _EXIT_NO_GO
     reports = [report_dir / name for name in _per_run_files()]
     print()
-    print(summary.render(record, [path for path in reports if path.exists()]))
+    print(terminal.render(record, [path for path in reports if path.exists()]))
     exit_code = int(record["exit_code"])
     if pytest_code == pytest.ExitCode.INTERNAL_ERROR and exit_code != EXIT_CONFIGURATION_ERROR:
         print("qtask-verify: NO-GO: pytest hit an internal error; the verdict cannot be trusted")

@@ -39,7 +39,10 @@ class DeploymentFault(QtaskVerifyError, AssertionError):
 
     It is an ``AssertionError`` so pytest reports the scenario as failed (not errored).
     ``component`` names the broken part (api | database | queue | workers), ``diagnosis`` says
-    what is wrong in one line, and ``timeline`` lists what the suite observed on the way there.
+    what was observed in one line, and ``timeline`` lists what the suite observed on the way
+    there. ``detail`` keeps the raw text behind it (a driver's error, an HTTP body), which is
+    never the headline. ``loss`` marks a fault that shows an accepted task lost, duplicated or
+    left unfinished: whatever the scenario's priority, the deployment must not be released.
     """
 
     def __init__(
@@ -47,11 +50,16 @@ class DeploymentFault(QtaskVerifyError, AssertionError):
         component: Component,
         diagnosis: str,
         timeline: Sequence[Observation] = (),
+        *,
+        detail: str | None = None,
+        loss: bool = False,
     ) -> None:
         super().__init__(f"{component}: {diagnosis}")
         self.component: Component = component
         self.diagnosis = diagnosis
         self.timeline: list[Observation] = list(timeline)
+        self.detail = detail
+        self.loss = loss
 
 
 def require(condition: bool, component: Component, diagnosis: str) -> None:

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from qtask_stack import Stack
-from qtask_verify.circuits import BELL_CIRCUIT as BELL
+from qtask_verify.checks.circuits import BELL_CIRCUIT as BELL
 
 QUEUE = "quantum_tasks"
 DLQ = "quantum_tasks.dlq"

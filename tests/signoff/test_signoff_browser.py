@@ -10,7 +10,7 @@ import pytest
 from conftest import RunFactory
 from signoff_dom import parse
 
-from qtask_verify.signoff import publish
+from qtask_verify.reports.signoff import publish
 
 pytestmark = pytest.mark.skipif(
     not headless_chromium.available(),

@@ -7,7 +7,7 @@ from pathlib import Path
 from conftest import RunFactory
 from signoff_dom import parse
 
-from qtask_verify.signoff import publish
+from qtask_verify.reports.signoff import publish
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>" data-verdict="GO'
 

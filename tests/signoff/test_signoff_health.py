@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 from conftest import RunFactory
 
-from qtask_verify.signoff import publish
+from qtask_verify.reports.signoff import publish
 
 SCHEMA = json.loads((Path(__file__).parent / "health-check.schema.json").read_text("utf-8"))
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from conftest import RunFactory
 from signoff_dom import parse
 
-from qtask_verify.signoff import publish
+from qtask_verify.reports.signoff import publish
 
 
 def _lines(path: Path) -> list[str]:

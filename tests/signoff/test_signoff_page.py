@@ -10,7 +10,7 @@ import pytest
 from conftest import RunFactory
 from signoff_dom import Element, parse
 
-from qtask_verify.signoff import publish
+from qtask_verify.reports.signoff import publish
 
 
 def _page(run: dict[str, Any], tmp_path: Path) -> Element:

@@ -2,28 +2,24 @@
 
 - every Gherkin step has exactly one step definition of its kind, and every definition is used;
 - every tag is a registered marker, and every scenario has one priority tag (matching its file
-  prefix), one safety tag and at least one component tag;
-- feature files are in the canonical layout this module renders (two-space indentation,
-  aligned tables, one blank line between blocks).
+  prefix), one safety tag and at least one component tag.
 
-`python tests/suite/test_gherkin_catalogue.py --fix` rewrites the feature files in that layout.
+The layout of the feature files is reformat-gherkin's (`make lint` checks it, `make format`
+applies it).
 """
 
 from __future__ import annotations
 
 import ast
-import difflib
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
 from gherkin.parser import Parser
 from gherkin.pickles.compiler import Compiler
 from pytest_bdd import parsers
 
-from qtask_verify.plugin import MARKERS
+from qtask_verify.plugin.markers import MARKERS
 
 ROOT = Path(__file__).resolve().parents[2]
 FEATURES = sorted((ROOT / "features").glob("*.feature"))
@@ -162,87 +158,3 @@ def test_the_catalogue_has_the_p1_and_p2_features() -> None:
         "p2_errors",
         "p2_performance",
     } <= names
-
-
-# --- canonical layout ----------------------------------------------------------------------------
-
-
-def _table(rows: list[list[str]], indent: str) -> list[str]:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return [
-        indent
-        + "| "
-        + " | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-        + " |"
-        for row in rows
-    ]
-
-
-def _cells(row: dict[str, Any]) -> list[str]:
-    return [cell["value"].replace("|", "\\|") for cell in row["cells"]]
-
-
-def _description(text: str, indent: str) -> list[str]:
-    return (
-        [indent + line.strip() if line.strip() else "" for line in text.splitlines()]
-        if text
-        else []
-    )
-
-
-def _tags(node: dict[str, Any], indent: str) -> list[str]:
-    return [indent + " ".join(t["name"] for t in node["tags"])] if node.get("tags") else []
-
-
-def _block(node: dict[str, Any], indent: str) -> list[str]:
-    lines = [*_tags(node, indent), f"{indent}{node['keyword']}: {node['name']}".rstrip()]
-    lines += _description(node.get("description", ""), indent + "  ")
-    for step in node.get("steps", []):
-        lines.append(f"{indent}  {step['keyword']}{step['text']}")
-        if step.get("dataTable"):
-            lines += _table([_cells(r) for r in step["dataTable"]["rows"]], indent + "    ")
-        if step.get("docString"):
-            delimiter = step["docString"]["delimiter"]
-            lines += [indent + "    " + delimiter]
-            lines += [indent + "    " + line for line in step["docString"]["content"].splitlines()]
-            lines += [indent + "    " + delimiter]
-    for examples in node.get("examples", []):
-        lines += ["", *_tags(examples, indent + "  "), f"{indent}  {examples['keyword']}:"]
-        rows = [examples["tableHeader"], *examples["tableBody"]]
-        lines += _table([_cells(r) for r in rows], indent + "    ")
-    return lines
-
-
-def canonical(path: Path) -> str:
-    """The feature file rendered in the canonical layout (comments are not supported)."""
-    document = _parse(path)
-    assert not document.get("comments"), f"{path.name}: use descriptions instead of comments"
-    feature = document["feature"]
-    lines = [*_tags(feature, ""), f"{feature['keyword']}: {feature['name']}"]
-    lines += _description(feature.get("description", ""), "  ")
-    for child in feature["children"]:
-        node = child.get("background") or child.get("scenario") or child.get("rule")
-        assert node is not None and "rule" not in child, f"{path.name}: rules are not used"
-        lines += ["", *_block(node, "  ")]
-    return "\n".join(lines) + "\n"
-
-
-@pytest.mark.parametrize("path", FEATURES, ids=[p.name for p in FEATURES])
-def test_feature_file_is_in_the_canonical_layout(path: Path) -> None:
-    text = path.read_text(encoding="utf-8")
-    expected = canonical(path)
-    diff = "".join(
-        difflib.unified_diff(
-            text.splitlines(True), expected.splitlines(True), "as written", "canonical"
-        )
-    )
-    assert text == expected, (
-        f"{path.name} is not in the canonical layout (run this module with --fix):\n{diff}"
-    )
-
-
-if __name__ == "__main__":
-    if sys.argv[1:] != ["--fix"]:
-        sys.exit("usage: python tests/suite/test_gherkin_catalogue.py --fix")
-    for feature_path in FEATURES:
-        feature_path.write_text(canonical(feature_path), encoding="utf-8")

@@ -6,8 +6,9 @@ import asyncio
 
 import pytest
 
+from qtask_verify.checks.consumers import ConsumerWatch
+from qtask_verify.checks.tasks import TaskState, wait_for_task_outcome
 from qtask_verify.errors import DeploymentFault
-from qtask_verify.waiting import ConsumerWatch, TaskState, wait_for_task_outcome
 
 
 class FakeTime:

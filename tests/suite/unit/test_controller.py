@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from qtask_verify.config import ControllerSettings
-from qtask_verify.controller import CommandController, controller_for
+from qtask_verify.deployment.controller import CommandController, controller_for
 from qtask_verify.errors import ControllerError
 from qtask_verify.redaction import Redactor
 

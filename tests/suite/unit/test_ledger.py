@@ -7,7 +7,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from qtask_verify.ledger import (
+from qtask_verify.deployment.ledger import (
     MARKER_PREFIX,
     CleanupLedger,
     delete_entries,

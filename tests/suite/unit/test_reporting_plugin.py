@@ -72,7 +72,7 @@ import pytest
 from pytest_bdd import given, parsers, scenarios, then, when
 
 from qtask_verify.errors import DeploymentFault, Observation
-from qtask_verify.plugin import record_performance
+from qtask_verify.plugin.performance import record_performance
 
 scenarios("../features")
 
@@ -132,8 +132,9 @@ import os
 import pytest
 
 from qtask_verify.config import load_environment
-from qtask_verify.plugin import ENVIRONMENT_KEY, MARKERS, PREFLIGHT_KEY
-from qtask_verify.preflight import ComponentHealth, PreflightReport
+from qtask_verify.plugin.markers import MARKERS
+from qtask_verify.plugin.startup import ENVIRONMENT_KEY, PREFLIGHT_KEY
+from qtask_verify.deployment.preflight import ComponentHealth, PreflightReport
 
 
 def pytest_configure(config):
@@ -281,6 +282,8 @@ def test_run_record_has_verdict_steps_diagnosis_and_performance(
     assert workers["diagnosis"] == {
         "component": "workers",
         "message": "no worker is consuming quantum_tasks (0 consumers)",
+        "detail": None,
+        "loss": False,
     }
     assert [t["observation"] for t in workers["timeline"]] == [
         "task pending",

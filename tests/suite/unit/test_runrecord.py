@@ -7,9 +7,9 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from qtask_verify import runrecord
-from qtask_verify.runrecord import RunLog, ScenarioLog, build_run_record, skip_reason
-from qtask_verify.verdict import Decision, Verdict
+from qtask_verify.run import record as runrecord
+from qtask_verify.run.record import RunLog, ScenarioLog, build_run_record, skip_reason
+from qtask_verify.run.verdict import Decision, Verdict
 
 
 def described(name: str, file: str = "features/p1_health.feature", line: int = 3, **extra: Any):
@@ -66,7 +66,12 @@ def test_failure_carries_diagnosis_and_timeline() -> None:
     )
     data = log.to_json()
     assert data["outcome"] == "failed"
-    assert data["diagnosis"] == {"component": "workers", "message": fault["message"]}
+    assert data["diagnosis"] == {
+        "component": "workers",
+        "message": fault["message"],
+        "detail": None,
+        "loss": False,
+    }
     assert data["timeline"] == fault["timeline"]
 
 

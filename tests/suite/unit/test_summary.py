@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from qtask_verify.reporting.summary import component_table, fingerprint_line, render
+from qtask_verify.reports.terminal import component_table, fingerprint_line, render
 
 
 def record(**overrides: Any) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qtask_verify.verdict import Decision, ScenarioOutcome, decide
+from qtask_verify.run.verdict import Decision, ScenarioOutcome, decide
 
 
 def scenario(name: str, priority: str | None, outcome: str, reason: str | None = None):

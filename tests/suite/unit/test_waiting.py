@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from qtask_verify.checks.consumers import ConsumerWatch
+from qtask_verify.checks.tasks import TaskState, wait_for_task_outcome
 from qtask_verify.errors import DeploymentFault
-from qtask_verify.waiting import (
-    ConsumerWatch,
-    TaskState,
-    Timeline,
-    backoff_delays,
-    poll_until,
-    wait_for_task_outcome,
-)
+from qtask_verify.waiting import Timeline, backoff_delays, poll_until
 
 
 class FakeTime:

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qtask_verify.signoff import health, history, page, trend
-from qtask_verify.signoff.model import read_run
+from qtask_verify.reports.signoff import health, history, page, trend
+from qtask_verify.reports.signoff.model import read_run
 
 __all__ = ["PER_RUN_FILES", "Published", "publish"]
 

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from .clients.api import ApiClient, Submission
-from .redaction import mask_url
+from ..clients.api import ApiClient, Submission
+from ..redaction import mask_url
 
 MARKER_PREFIX = "qtask-verify:"
 

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from qtask_verify.config import Environment
-from qtask_verify.plugin import ENVIRONMENT_KEY, PREFLIGHT_KEY
-from qtask_verify.preflight import PreflightReport
-from qtask_verify.redaction import Redactor
+from ..config import Environment
+from ..deployment.preflight import PreflightReport
+from ..plugin.startup import ENVIRONMENT_KEY, PREFLIGHT_KEY
+from ..redaction import Redactor
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from qtask_verify.signoff.model import Component, Metric, Run
+from qtask_verify.reports.signoff.model import Component, Metric, Run
 
 MEDIA_TYPE = "application/health+json"
 FILENAME = "verdict.health.json"

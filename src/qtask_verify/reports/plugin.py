@@ -20,19 +20,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pytest_bdd.parser import Feature, Scenario, Step
+# Cucumber JSON under xdist: pytest-bdd keeps each report's scenario in this registry and has
+# no hook to carry it across processes (see pytest_report_to_serializable below).
 from pytest_bdd.reporting import ReportContext, test_report_context_registry
 from pytest_metadata.plugin import metadata_key
 
-from qtask_verify import runrecord
-from qtask_verify.errors import DeploymentFault
-from qtask_verify.reporting import html, scenario, scrub
-from qtask_verify.reporting.deployment import DeploymentView, PreflightView
-from qtask_verify.verdict import EXIT_CONFIGURATION_ERROR, Decision, Verdict, decide
-
-try:  # the sign-off page (issue 5) consumes every run record when it is installed
-    from qtask_verify.signoff import publish as _publish
-except ImportError:
-    _publish = None  # type: ignore[assignment]
+from ..errors import DeploymentFault
+from ..run import record as runrecord
+from ..run.verdict import EXIT_CONFIGURATION_ERROR, Decision, Verdict, decide
+from . import html, scrub
+from . import scenario as scenario_module
+from .deployment import DeploymentView, PreflightView
+from .signoff import publish
 
 _BDD_CONTEXT = "qtask_bdd_context"  # pytest-bdd's report context, on the xdist wire
 _STEPS = pytest.StashKey[dict[str, Any]]()
@@ -89,6 +89,33 @@ class ReportingPlugin:
             metadata["Deployment"] = dict(self.deployment.environment)
             scrub.scrub(metadata, self.redact)
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_bdd_before_scenario(
+        self, request: pytest.FixtureRequest, feature: Feature, scenario: Scenario
+    ) -> None:
+        described = scenario_module.describe(feature, scenario, self.config.rootpath)
+        request.node.stash[scenario_module.PROGRESS_KEY] = scenario_module.ScenarioProgress(
+            described
+        )
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_bdd_before_step(self, request: pytest.FixtureRequest, step: Step) -> None:
+        progress = request.node.stash.get(scenario_module.PROGRESS_KEY, None)
+        if progress is not None:
+            progress.step_started(step)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_bdd_after_step(self, request: pytest.FixtureRequest) -> None:
+        progress = request.node.stash.get(scenario_module.PROGRESS_KEY, None)
+        if progress is not None:
+            progress.step_ended(failed=False)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_bdd_step_error(self, request: pytest.FixtureRequest) -> None:
+        progress = request.node.stash.get(scenario_module.PROGRESS_KEY, None)
+        if progress is not None:
+            progress.step_ended(failed=True)
+
     @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
@@ -99,13 +126,17 @@ class ReportingPlugin:
         scrub.scrub_report(report, self.redact)
         if call.excinfo is not None and report.failed:
             setattr(report, runrecord.FAULT_ATTR, self._fault(call.excinfo.value))
-        described = scenario.describe(item, item.config.rootpath)
-        if described is None or report.when == "teardown":
+        if report.when == "teardown":
             return report
-        if report.when == "call":
-            steps = scenario.step_outcomes(item, described, report.outcome)
+        progress = item.stash.get(scenario_module.PROGRESS_KEY, None)
+        if report.when == "call" and progress is not None:
+            described = dict(progress.described)
+            steps = progress.step_outcomes(report.outcome)
         else:
-            steps = [{**s, "outcome": "not run", "duration_s": 0.0} for s in described["steps"]]
+            found = scenario_module.describe_item(item, item.config.rootpath)
+            if found is None:
+                return report
+            described, steps = found, scenario_module.not_run(found)
         described["steps"] = steps
         setattr(report, runrecord.SCENARIO_ATTR, described)
         item.stash[_STEPS] = {
@@ -126,6 +157,8 @@ class ReportingPlugin:
             return {
                 "component": error.component,
                 "message": self.redact(error.diagnosis),
+                "detail": self.redact(error.detail) if error.detail else None,
+                "loss": error.loss,
                 "timeline": [
                     {"t_s": round(o.t_s, 3), "observation": self.redact(o.observation)}
                     for o in error.timeline
@@ -134,7 +167,13 @@ class ReportingPlugin:
         text = str(error).strip()
         first = text.splitlines()[0] if text else ""
         message = f"{type(error).__name__}: {first}" if first else type(error).__name__
-        return {"component": None, "message": self.redact(message), "timeline": []}
+        return {
+            "component": None,
+            "message": self.redact(message),
+            "detail": None,
+            "loss": False,
+            "timeline": [],
+        }
 
     @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_make_collect_report(
@@ -222,14 +261,13 @@ class ReportingPlugin:
             return
         record = self.run_record()
         runrecord.write_run_record(record, self.report_dir)
-        if _publish is not None:
-            try:
-                _publish(record, self.report_dir)
-            except Exception as error:  # the verdict stands even if the page cannot be made
-                print(
-                    f"qtask-verify: sign-off page not written: {self.redact(str(error))}",
-                    file=sys.stderr,
-                )
+        try:
+            publish(record, self.report_dir)
+        except Exception as error:  # the verdict stands even if the page cannot be made
+            print(
+                f"qtask-verify: sign-off page not written: {self.redact(str(error))}",
+                file=sys.stderr,
+            )
 
     def run_record(self) -> dict[str, Any]:
         preflight = PreflightView.of(self.config)

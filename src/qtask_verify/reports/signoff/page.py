@@ -19,8 +19,8 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from qtask_verify.signoff.model import Feature, Run
-from qtask_verify.signoff.trend import Trend
+from qtask_verify.reports.signoff.model import Feature, Run
+from qtask_verify.reports.signoff.trend import Trend
 
 MISSING = "\u2013"  # an en dash stands for a value the run did not record
 
@@ -140,7 +140,7 @@ def _attention(run: Run, anchors: dict[int, str]) -> list[Attention]:
 @functools.cache
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("qtask_verify.signoff", "."),
+        loader=jinja2.PackageLoader("qtask_verify.reports.signoff", "."),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -153,7 +153,7 @@ def _environment() -> jinja2.Environment:
 def render(run: Run, trend: Trend, history_notes: tuple[str, ...]) -> str:
     """The whole page as one HTML string."""
     anchors = _anchors(run.features)
-    stylesheet = files("qtask_verify.signoff").joinpath("signoff.css").read_text("utf-8")
+    stylesheet = files("qtask_verify.reports.signoff").joinpath("signoff.css").read_text("utf-8")
     return (
         _environment()
         .get_template("signoff.html")

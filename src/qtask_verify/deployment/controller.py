@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 from typing import Literal, Protocol
 
-from .config import ControllerSettings
-from .errors import ControllerError
-from .redaction import Redactor
+from ..config import ControllerSettings
+from ..errors import ControllerError
+from ..redaction import Redactor
 
 Action = Literal["stop", "start", "kill"]
 DeploymentPart = Literal["api", "worker", "database", "broker"]
@@ -26,6 +26,10 @@ class DeploymentController(Protocol):
     """Changes a running deployment, e.g. stops its workers; raises ControllerError on failure."""
 
     async def run(self, action: Action, component: DeploymentPart) -> None: ...
+
+    async def begin(self, action: Action, component: DeploymentPart) -> PendingAction:
+        """Start the action without waiting for it; ``wait()`` on the result gives its outcome."""
+        ...
 
 
 def _resolve_program(program: str) -> str:

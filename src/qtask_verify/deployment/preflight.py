@@ -19,10 +19,10 @@ import aiormq
 import asyncpg
 import httpx
 
-from .clients._http import verify_tls
-from .clients.broker import BrokerInspector, QueueInfo
-from .config import Environment
-from .errors import DeploymentFault
+from ..clients._http import verify_tls
+from ..clients.broker import BrokerInspector, QueueInfo
+from ..config import Environment
+from ..errors import DeploymentFault
 
 Status = Literal["up", "down", "degraded", "unknown"]
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qtask_verify.signoff.model import Run
+from qtask_verify.reports.signoff.model import Run
 
 SCHEMA = "qtask-verify/history/1"
 FILENAME = "history.jsonl"

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qtask_verify.plugin import PERFORMANCE_PROPERTY
-from qtask_verify.verdict import ScenarioOutcome, Verdict
+from ..plugin.performance import PERFORMANCE_PROPERTY
+from .verdict import ScenarioOutcome, Verdict
 
 SCHEMA = "qtask-verify/run/1"
 FILENAME = "run.json"
@@ -102,7 +102,14 @@ class ScenarioLog:
             "skip_reason": self.skip_reason if self.outcome == "skipped" else None,
             "steps": scenario.get("steps", []),
             "diagnosis": (
-                {"component": fault["component"], "message": fault["message"]} if fault else None
+                {
+                    "component": fault["component"],
+                    "message": fault["message"],
+                    "detail": fault.get("detail"),
+                    "loss": bool(fault.get("loss")),
+                }
+                if fault
+                else None
             ),
             "timeline": fault["timeline"] if fault else [],
         }

@@ -1,0 +1,1 @@
+"""What judges a deployment: waiting with timelines, diagnoses, known-answer circuits, outages."""

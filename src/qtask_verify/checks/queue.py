@@ -1,0 +1,104 @@
+"""The task queue's settings and messages, judged against the environment's expectations."""
+
+from __future__ import annotations
+
+from ..clients import BrokerInspector, QueueInfo
+from ..config import Environment, Expectations
+from ..errors import require
+from ..waiting import poll_until
+from .consumers import ConsumerWatch
+
+# The Management API refreshes queue statistics every few seconds (5 s by default, 1 s on the
+# local stack): ask often, so the new figures are seen soon after they appear.
+STATISTICS_DELAY_S = 12.0
+STATISTICS_POLL_S = 0.05
+
+
+def existing(queue_info: QueueInfo | None, environment: Environment) -> QueueInfo:
+    """The task queue as looked up, or a DeploymentFault(queue) when it does not exist."""
+    name = environment.expectations.queue_name
+    require(queue_info is not None, "queue", f"queue {name} does not exist on the broker")
+    assert queue_info is not None
+    return queue_info
+
+
+async def task_queue_consumers(
+    broker: BrokerInspector, environment: Environment, watch: ConsumerWatch
+) -> int:
+    """Consumers of the task queue right now (after workers the suite paused are back)."""
+    await watch.settled()
+    queue_name = environment.expectations.queue_name
+    state = await broker.live_state(queue_name)
+    require(state is not None, "queue", f"queue {queue_name} does not exist")
+    assert state is not None
+    watch.observe(state.consumers)
+    return state.consumers
+
+
+def require_dead_lettering(queue: QueueInfo, expected: Expectations) -> None:
+    exchange = queue.arguments.get("x-dead-letter-exchange")
+    routing_key = queue.arguments.get("x-dead-letter-routing-key")
+    require(
+        (exchange, routing_key)
+        == (expected.dead_letter_exchange, expected.dead_letter_routing_key),
+        "queue",
+        f"queue {queue.name} dead-letters to exchange {exchange!r} with key {routing_key!r}, "
+        f"expected {expected.dead_letter_exchange!r} with {expected.dead_letter_routing_key!r}",
+    )
+
+
+async def require_dead_letter_route(broker: BrokerInspector, expected: Expectations) -> None:
+    """The dead-letter exchange exists, is durable and routes to a durable dead-letter queue."""
+    exchange = await broker.exchange(expected.dead_letter_exchange)
+    require(exchange is not None, "queue", f"exchange {expected.dead_letter_exchange} is missing")
+    assert exchange is not None
+    require(exchange.durable, "queue", f"exchange {exchange.name} is not durable")
+    bindings = await broker.bindings_from(exchange.name)
+    binding = (expected.dead_letter_queue, expected.dead_letter_routing_key)
+    require(
+        binding in bindings,
+        "queue",
+        f"exchange {exchange.name} does not route {expected.dead_letter_routing_key!r} to "
+        f"{expected.dead_letter_queue} (bindings: {bindings})",
+    )
+    queue = await broker.queue(expected.dead_letter_queue)
+    require(
+        queue is not None and queue.durable,
+        "queue",
+        f"dead-letter queue {expected.dead_letter_queue} is missing or not durable",
+    )
+
+
+async def require_waiting_message_persistent(
+    task_id: str, broker: BrokerInspector, queue_name: str
+) -> None:
+    """The accepted task's message waits in the queue, and every waiting message is persistent.
+
+    The Management API's statistics lag: its message count and its count of persistent
+    messages may be refreshed at different moments, so wait until both include our message.
+    """
+    live = await broker.live_state(queue_name)
+    require(
+        live is not None and live.messages >= 1,
+        "queue",
+        f"task {task_id} was accepted but no message waits in {queue_name}",
+    )
+    counted = await poll_until(
+        lambda: broker.queue(queue_name),
+        lambda q: q is not None and q.messages >= 1 and q.messages_persistent >= q.messages,
+        STATISTICS_DELAY_S,
+        max_delay_s=STATISTICS_POLL_S,
+    )
+    queue = counted.value
+    require(
+        queue is not None and queue.messages >= 1,
+        "queue",
+        f"the Management API did not count the waiting message within {STATISTICS_DELAY_S:.0f} s",
+    )
+    assert queue is not None
+    require(
+        queue.messages_persistent == queue.messages,
+        "queue",
+        f"{queue.messages - queue.messages_persistent} of {queue.messages} messages waiting in "
+        f"{queue_name} are not persistent: a broker restart would lose them",
+    )

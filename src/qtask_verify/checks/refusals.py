@@ -1,0 +1,150 @@
+"""Invalid requests: what each kind sends, and what a clean refusal looks like.
+
+A refusal is clean when it answers 400 with details naming the field, and nothing was stored
+for it. "Nothing stored" is judged by time window: every valid submission of the suite carries
+a marker in its circuit, so a row submitted around the request without one (or with the
+request's own marker) was written for the refused request.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from ..clients import ApiClient, ApiResponse, DatabaseInspector
+from ..config import Expectations
+from ..deployment.ledger import MARKER_PREFIX, ScenarioTasks
+from ..errors import ConfigurationError, require
+
+# The clocks of the database and the service may differ slightly.
+CLOCK_MARGIN = timedelta(seconds=1)
+# The contract accepts `circuit` as an older name of `qc`; details may name either.
+FIELD_NAMES = {"qc": ("qc", "circuit"), "shots": ("shots",), "body": ("body",)}
+MALFORMED_JSON = b'{"qc": "OPENQASM 3.0;", "shots": '
+
+BodyOf = Callable[[str, Expectations], dict[str, Any]]
+
+
+def _padded(circuit: str, expectations: Expectations) -> str:
+    return circuit + "// padding\n" * (expectations.max_body_bytes // 11 + 1)
+
+
+# Each kind of invalid submission, by the words of the Examples table: a fixed body, or a
+# function that builds it around a valid circuit (marked, so a wrongly stored task is still
+# cleaned up) and the environment's limits.
+INVALID_SUBMISSIONS: dict[str, BodyOf | dict[str, Any]] = {
+    "a task without a circuit": {"shots": 100},
+    "a task with an empty circuit": {"qc": "", "shots": 100},
+    "a task whose circuit is a number": {"qc": 12345, "shots": 100},
+    "a task with zero shots": lambda qc, _: {"qc": qc, "shots": 0},
+    "a task with more shots than allowed": lambda qc, e: {"qc": qc, "shots": e.max_shots + 1},
+    "a task with a negative number of shots": lambda qc, _: {"qc": qc, "shots": -5},
+    "a task whose shots are not a whole number": lambda qc, _: {"qc": qc, "shots": 10.5},
+    "a task larger than the allowed request size": lambda qc, e: {
+        "qc": _padded(qc, e),
+        "shots": 100,
+    },
+}
+
+
+@dataclass(frozen=True)
+class RefusedRequest:
+    """A request expected to be refused: the answer and the window in which it was made."""
+
+    response: ApiResponse
+    marker: str | None
+    window_start: datetime
+    window_end: datetime
+
+
+async def _sent(
+    database: DatabaseInspector, send: Callable[[], Awaitable[ApiResponse]], marker: str | None
+) -> RefusedRequest:
+    start = await database.now()
+    response = await send()
+    end = await database.now()
+    return RefusedRequest(response, marker, start - CLOCK_MARGIN, end + CLOCK_MARGIN)
+
+
+async def send_invalid_submission(
+    description: str,
+    circuit: str,
+    expectations: Expectations,
+    api: ApiClient,
+    database: DatabaseInspector,
+    tasks: ScenarioTasks,
+) -> RefusedRequest:
+    """Send the invalid submission the Examples row ``description`` names."""
+    kind = INVALID_SUBMISSIONS.get(description)
+    if kind is None:
+        known = "; ".join(INVALID_SUBMISSIONS)
+        raise ConfigurationError(
+            f"the Examples row {description!r} names no known invalid submission (known: {known})"
+        )
+    if isinstance(kind, dict):
+        return await _sent(database, lambda: api.post_task(kind), None)
+    marker, marked = tasks.mark(circuit)
+    body = kind(marked, expectations)
+    return await _sent(database, lambda: api.post_task(body), marker)
+
+
+async def send_malformed_json(api: ApiClient, database: DatabaseInspector) -> RefusedRequest:
+    return await _sent(database, lambda: api.post_raw_task(MALFORMED_JSON), None)
+
+
+def require_refused_naming(refused: RefusedRequest, field: str) -> None:
+    response = refused.response
+    require(
+        response.status_code == 400,
+        "api",
+        f"an invalid submission answered {response.status_code}, not 400: {response.text[:200]}",
+    )
+    details = json.dumps(response.body)
+    require(
+        response.body is not None and any(name in details for name in FIELD_NAMES[field]),
+        "api",
+        f"the refusal does not name the field {field!r}: {response.text[:200]}",
+    )
+
+
+def require_refused_with_details(refused: RefusedRequest) -> None:
+    response = refused.response
+    require(
+        response.status_code == 400 and isinstance(response.body, dict),
+        "api",
+        f"a malformed body answered {response.status_code}, not 400 with JSON details: "
+        f"{response.text[:200]}",
+    )
+
+
+async def require_nothing_stored(refused: RefusedRequest, database: DatabaseInspector) -> None:
+    stored = await database.count_untracked_tasks_between(
+        refused.window_start,
+        refused.window_end,
+        MARKER_PREFIX,
+        refused.marker or MARKER_PREFIX + "none",
+    )
+    require(stored == 0, "api", f"a refused submission left {stored} task(s) in the database")
+
+
+def require_not_found(lookup: ApiResponse) -> None:
+    require(
+        lookup.status_code == 404
+        and lookup.field("status") == "error"
+        and lookup.field("message") == "Task not found.",
+        "api",
+        f"an unknown task answered {lookup.status_code} {lookup.text[:200]}, "
+        'not 404 {"status": "error", "message": "Task not found."}',
+    )
+
+
+def require_invalid_or_unknown(lookup: ApiResponse) -> None:
+    require(
+        lookup.status_code in (400, 404) and lookup.body is not None,
+        "api",
+        f"a malformed task id answered {lookup.status_code}, not 400 or 404 with details: "
+        f"{lookup.text[:200]}",
+    )

@@ -1,0 +1,339 @@
+"""Waiting for tasks to finish, and saying in the deployment's words why one did not.
+
+Waiting for a task gives up early when the outcome is already clear: a task that is pending
+while nobody consumes the task queue will not complete, so once the queue has been seen
+unconsumed for a short grace (counted from the preflight's observation on) the wait fails with
+that diagnosis instead of running into its timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..clients import ApiClient, BrokerInspector, DatabaseInspector
+from ..config import Environment
+from ..deployment.ledger import ScenarioTasks
+from ..deployment.probes import live_consumers, live_messages, quietly
+from ..errors import Component, DeploymentFault, Observation, require
+from ..waiting import Clock, Sleep, Timeline, backoff_delays, poll_until
+from .consumers import ConsumerWatch
+
+# A task takes a healthy worker a few tens of milliseconds; polling it at most this far apart
+# keeps the measured end-to-end time close to the real one (one GET per poll, cheap).
+TASK_POLL_MAX_DELAY_S = 0.05
+TERMINAL_STATUSES = frozenset({"completed", "failed"})
+# Each completion is one transition each way: pending -> processing -> completed, once each.
+COMPLETED_ONCE = ["pending", "processing", "completed"]
+
+
+@dataclass(frozen=True)
+class TaskState:
+    """What the deployment says about a task right now (status None: it does not know it)."""
+
+    status: str | None
+    error: str | None = None
+    detail: Any = None
+
+
+@dataclass(frozen=True)
+class TaskOutcome:
+    state: TaskState
+    elapsed_s: float
+    timeline: list[Observation] = field(default_factory=list)
+
+
+async def wait_for_task_outcome(
+    task_id: str,
+    read_state: Callable[[], Awaitable[TaskState]],
+    read_consumers: Callable[[], Awaitable[int | None]],
+    *,
+    queue_name: str,
+    timeout_s: float,
+    watch: ConsumerWatch,
+    stalled_consumers_s: float,
+    clock: Clock = time.monotonic,
+    sleep: Sleep = asyncio.sleep,
+    read_unacknowledged: Callable[[], Awaitable[int | None]] | None = None,
+    max_delay_s: float = TASK_POLL_MAX_DELAY_S,
+) -> TaskOutcome:
+    """Wait until the task is completed or failed; otherwise raise DeploymentFault saying why.
+
+    ``read_consumers`` returns the live consumer count of the task queue, or None if the queue
+    does not exist. The wait fails early when the task is pending and the queue has had no
+    consumer for ``stalled_consumers_s``. ``read_unacknowledged`` (messages of the queue that
+    consumers hold without having acknowledged them) is asked once, to explain a task that stays
+    pending although the queue has consumers. Workers the suite paused are awaited first.
+    """
+    await watch.settled()
+    timeline = Timeline(clock)
+    next_delay = backoff_delays(limit=max_delay_s)
+    processing_since: float | None = None
+    while True:
+        state, consumers = await asyncio.gather(read_state(), watch.count(read_consumers))
+        timeline.note(_describe(state, consumers, queue_name))
+        elapsed = timeline.elapsed()
+        if state.status in TERMINAL_STATUSES:
+            return TaskOutcome(state, elapsed, timeline.observations)
+        if state.status == "processing" and processing_since is None:
+            processing_since = elapsed
+        stalled = state.status == "pending" and watch.unconsumed_for() >= stalled_consumers_s
+        if stalled or elapsed >= timeout_s:
+            unacknowledged = None
+            if state.status == "pending" and consumers and read_unacknowledged is not None:
+                unacknowledged = await read_unacknowledged()
+            stuck = Stuck(
+                task_id,
+                state,
+                consumers,
+                queue_name,
+                elapsed,
+                elapsed - (elapsed if processing_since is None else processing_since),
+                unacknowledged,
+            )
+            raise stuck.fault(watch, timeline)
+        await sleep(min(next_delay(), max(timeout_s - elapsed, 0.0)))
+
+
+def _consumers_text(consumers: int | None, queue_name: str) -> str:
+    if consumers is None:
+        return f"queue {queue_name} does not exist"
+    return f"{queue_name} has {consumers} consumer{'' if consumers == 1 else 's'}"
+
+
+def _describe(state: TaskState, consumers: int | None, queue_name: str) -> str:
+    status = "unknown to the API" if state.status is None else state.status
+    return f"task {status}, {_consumers_text(consumers, queue_name)}"
+
+
+@dataclass(frozen=True)
+class Stuck:
+    """What was seen of a task that did not finish in time."""
+
+    task_id: str
+    state: TaskState
+    consumers: int | None
+    queue_name: str
+    elapsed_s: float
+    processing_for_s: float  # since the task was first seen processing (0 if never)
+    unacknowledged: int | None  # messages consumers hold unacknowledged (None: not asked)
+
+    def fault(self, watch: ConsumerWatch, timeline: Timeline) -> DeploymentFault:
+        """The diagnosis, in the deployment's words."""
+        component, diagnosis = self._diagnosis(watch)
+        return DeploymentFault(component, diagnosis, timeline.observations)
+
+    def _diagnosis(self, watch: ConsumerWatch) -> tuple[Component, str]:
+        waited = f"{self.elapsed_s:.1f} s"
+        status, queue = self.state.status, self.queue_name
+        consumers = _consumers_text(self.consumers, queue)
+        if status is None:
+            return "api", (
+                f"task {self.task_id} was accepted but the API does not know it after {waited}"
+            )
+        if self.consumers is None:
+            return "queue", f"task stayed {status} for {waited}: queue {queue} does not exist"
+        if status == "pending" and self.consumers == 0:
+            return "workers", (
+                f"task stayed pending: no worker is consuming {queue} "
+                f"(0 consumers for {watch.unconsumed_for():.1f} s)"
+            )
+        if status == "pending" and self.unacknowledged:
+            return "workers", (
+                f"task stayed pending for {waited} while {consumers} holding "
+                f"{self.unacknowledged} unacknowledged message(s): a worker took a task and "
+                "did not finish it, and the others wait behind it"
+            )
+        if status == "pending":
+            return "queue", (
+                f"task stayed pending for {waited} while {consumers}: its message did not "
+                "reach a worker"
+            )
+        if status == "processing":
+            return "workers", (
+                f"task stayed processing for {waited}: the worker that took it crashed or hung; "
+                f"a worker took the task and did not finish it (stuck in processing for "
+                f"{self.processing_for_s:.1f} s, {consumers})"
+            )
+        return "api", (
+            f"task {self.task_id} has status {status!r}, which the contract does not know"
+        )
+
+
+async def read_task_state(api: ApiClient, task_id: str) -> TaskState:
+    """The task as the API reports it (status None when the API answers 404)."""
+    response = await api.get_task(task_id)
+    if response.status_code == 404:
+        return TaskState(None)
+    if response.status_code != 200:
+        raise DeploymentFault(
+            "api", f"GET of task {task_id} answered {response.status_code}: {response.text[:200]}"
+        )
+    error = next((response.field(k) for k in ("error", "error_message") if response.field(k)), None)
+    return TaskState(response.field("status"), error, response.body)
+
+
+async def wait_for_task(
+    task_id: str,
+    api: ApiClient,
+    broker: BrokerInspector,
+    environment: Environment,
+    watch: ConsumerWatch,
+    timeout_s: float,
+    *,
+    max_delay_s: float = TASK_POLL_MAX_DELAY_S,
+) -> TaskOutcome:
+    """Wait until the API reports the task completed or failed, watching the task queue.
+
+    Raises DeploymentFault naming the reason when it does not finish (see
+    :func:`wait_for_task_outcome`). Many tasks waited on at once should be polled less often
+    (a larger ``max_delay_s``), so the polling does not take the workers' CPU.
+    """
+    queue_name = environment.expectations.queue_name
+
+    async def consumers() -> int | None:
+        state = await broker.live_state(queue_name)
+        return None if state is None else state.consumers
+
+    async def unacknowledged() -> int | None:
+        queue = await broker.queue(queue_name)
+        return None if queue is None else queue.messages_unacknowledged
+
+    return await wait_for_task_outcome(
+        task_id,
+        lambda: read_task_state(api, task_id),
+        consumers,
+        queue_name=queue_name,
+        timeout_s=timeout_s,
+        watch=watch,
+        stalled_consumers_s=environment.thresholds.stalled_consumers_s,
+        read_unacknowledged=unacknowledged,
+        max_delay_s=max_delay_s,
+    )
+
+
+async def submit_concurrently(
+    tasks: ScenarioTasks, circuit: str, shots: int, count: int
+) -> list[str]:
+    """Submit ``count`` copies at once; every one must be accepted. Returns the task ids."""
+    submitted = await asyncio.gather(*(tasks.submit(circuit, shots) for _ in range(count)))
+    return [task.task_id for task in submitted]
+
+
+async def wait_for_all(
+    task_ids: Sequence[str],
+    api: ApiClient,
+    broker: BrokerInspector,
+    environment: Environment,
+    timeout_s: float,
+    after: str,
+) -> dict[str, TaskState]:
+    """Wait until every task is completed or failed; otherwise say what became of them.
+
+    ``after`` ends the diagnosis, e.g. "after the broker was restarted".
+    """
+
+    async def state_of(task_id: str) -> TaskState:
+        state = await quietly(lambda: read_task_state(api, task_id))
+        return TaskState("unreadable") if state is None else state
+
+    async def states() -> dict[str, TaskState]:
+        read = await asyncio.gather(*(state_of(task_id) for task_id in task_ids))
+        return dict(zip(task_ids, read, strict=True))
+
+    result = await poll_until(
+        states, lambda now: all(s.status in TERMINAL_STATUSES for s in now.values()), timeout_s
+    )
+    if result.satisfied:
+        return result.value
+    queue_name = environment.expectations.queue_name
+    waiting = await live_messages(broker, queue_name)
+    consumers = await live_consumers(broker, queue_name)
+    stuck = Counter(s.status or "unknown to the API" for s in result.value.values())
+    stuck.subtract({s: stuck[s] for s in TERMINAL_STATUSES})
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(stuck.items()) if n > 0)
+    unfinished = sum(n for n in stuck.values() if n > 0)
+    queue = f"{queue_name} has {waiting} message(s) waiting and {consumers} consumer(s)"
+    component: Component = "workers"
+    cause = "the workers did not finish them"
+    if stuck["unknown to the API"]:
+        component, cause = "api", "accepted tasks are unknown to the API: they were lost"
+    elif stuck["pending"] and waiting == 0 and consumers > 0:
+        component, cause = "queue", "their messages were lost"
+    elif stuck["pending"] and consumers <= 0:
+        cause = "no worker consumes the queue"
+    elif stuck["processing"]:
+        cause = "a worker took them and never finished: the message was not redelivered"
+    raise DeploymentFault(
+        component,
+        f"{unfinished} of {len(task_ids)} task(s) did not finish within {timeout_s:.0f} s "
+        f"{after} ({summary}; {queue}): {cause}",
+    )
+
+
+async def require_completed_once(
+    task_ids: Sequence[str], states: dict[str, TaskState], database: DatabaseInspector
+) -> None:
+    """Each task completed, with exactly one history row per transition (no duplicate run)."""
+    problems: list[str] = []
+    for task_id in task_ids:
+        state = states.get(task_id)
+        if state is None or state.status != "completed":
+            status = state.status if state else "unknown"
+            error = f": {state.error}" if state is not None and state.error else ""
+            problems.append(f"task {task_id} is {status}{error}")
+            continue
+        history = [row.status for row in await database.fetch_history(task_id)]
+        if history != COMPLETED_ONCE:
+            problems.append(f"task {task_id} has history {history}")
+    if problems:
+        raise DeploymentFault(
+            "workers",
+            f"{len(problems)} of {len(task_ids)} task(s) not completed exactly once "
+            f"(expected history {COMPLETED_ONCE}): " + "; ".join(problems[:3]),
+        )
+
+
+async def submit_copies(tasks: ScenarioTasks, circuit: str, shots: int, count: int) -> list[str]:
+    """Submit ``count`` copies one after another; every one must be accepted."""
+    return [(await tasks.submit(circuit, shots)).task_id for _ in range(count)]
+
+
+def require_distinct_ids(task_ids: Sequence[str]) -> None:
+    duplicates = len(task_ids) - len(set(task_ids))
+    require(not duplicates, "api", f"{duplicates} task id(s) were handed out twice")
+
+
+async def wait_until_running(task_id: str, api: ApiClient, timeout_s: float) -> None:
+    """Wait until a worker has taken the task (it is processing), or say what it is instead."""
+    started = await poll_until(
+        lambda: read_task_state(api, task_id), lambda state: state.status != "pending", timeout_s
+    )
+    require(
+        started.value.status == "processing",
+        "workers",
+        f"no worker started the task within {timeout_s:g} s (it is {started.value.status})",
+    )
+
+
+async def require_new_task_completes(
+    circuit: str,
+    tasks: ScenarioTasks,
+    api: ApiClient,
+    broker: BrokerInspector,
+    environment: Environment,
+    watch: ConsumerWatch,
+) -> None:
+    task = await tasks.submit(circuit, 1024)
+    outcome = await wait_for_task(
+        task.task_id, api, broker, environment, watch, environment.thresholds.processing_s
+    )
+    require(
+        outcome.state.status == "completed",
+        "workers",
+        f"after the recovery a new task {outcome.state.status}",
+    )

@@ -1,0 +1,1 @@
+"""What touches the deployment: the preflight, the controller, interventions, the cleanup ledger."""

@@ -1,0 +1,46 @@
+"""The suite's pytest plugin: it only wires hooks to the modules that do the work.
+
+Loaded by the suite's ini file (``-p qtask_verify.plugin``):
+
+- ``markers``: every Gherkin tag as a registered marker;
+- ``options``: the suite's command-line options;
+- ``startup``: the environment, the preflight and the sweep of abandoned tasks;
+- ``ordering``: what the environment allows, and the order scenarios run in;
+- ``fixtures`` (with ``lock``): clients, controller, cleanup ledger, deployment lock;
+- ``performance``: figures a scenario measured, carried to the run record.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from . import fixtures, ordering, startup
+from .markers import register_markers
+from .options import add_options
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    register_markers(config)
+    startup.load(config)
+    config.pluginmanager.register(fixtures, "qtask-verify-fixtures")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    startup.start(session)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: object) -> None:
+    """xdist: tell each worker process what the controller's preflight saw."""
+    startup.hand_to_xdist_worker(node)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    ordering.order(items)
+    ordering.skip_what_is_not_allowed(startup.environment_of(config), items)

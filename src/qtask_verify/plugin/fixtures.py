@@ -1,0 +1,132 @@
+"""The fixtures every step may ask for: the deployment's clients, the run's knowledge of it,
+the controller, the cleanup ledger and the deployment lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from .. import bdd
+from ..checks.consumers import ConsumerWatch
+from ..clients import ApiClient, BrokerInspector, DatabaseInspector
+from ..config import Environment
+from ..deployment.controller import CommandController, controller_for
+from ..deployment.interventions import Interventions
+from ..deployment.ledger import CleanupLedger, ScenarioTasks
+from ..errors import ControllerError
+from .lock import hold_deployment, release_held
+from .startup import cleanup_ledger_of, environment_of, unconsumed_since
+
+
+@pytest.fixture(scope="session")
+def qtask_runner() -> Iterator[asyncio.Runner]:
+    """The one event loop every async step and fixture of this process runs on."""
+    with asyncio.Runner() as runner:
+        yield runner
+
+
+@pytest.fixture(scope="session")
+def environment(pytestconfig: pytest.Config) -> Environment:
+    """The deployment under test and its expectations."""
+    return environment_of(pytestconfig)
+
+
+@bdd.fixture(scope="session")
+async def api(environment: Environment) -> AsyncIterator[ApiClient]:
+    client = ApiClient(environment.api_url)
+    yield client
+    await client.aclose()
+
+
+@bdd.fixture(scope="session")
+async def database(environment: Environment) -> AsyncIterator[DatabaseInspector]:
+    inspector = await DatabaseInspector.connect(environment.database_url)
+    yield inspector
+    await inspector.close()
+
+
+@bdd.fixture(scope="session")
+async def broker(environment: Environment) -> AsyncIterator[BrokerInspector]:
+    inspector = BrokerInspector(
+        environment.management_url,
+        environment.management_user,
+        environment.management_password,
+        environment.amqp_url,
+    )
+    yield inspector
+    await inspector.aclose()
+
+
+@pytest.fixture(scope="session")
+def consumer_watch(
+    pytestconfig: pytest.Config, qtask_runner: asyncio.Runner, broker: BrokerInspector
+) -> Iterator[ConsumerWatch]:
+    """The run's knowledge of the task queue's consumers, seeded with the preflight's count.
+
+    At the end of the session it awaits workers the suite paused and has not seen return yet
+    (``broker``, which that return polls, is torn down after it).
+    """
+    watch = ConsumerWatch()
+    since = unconsumed_since(pytestconfig)
+    if since is not None:
+        watch.observe(0, at=time.monotonic() - max(time.time() - since, 0.0))
+    yield watch
+    try:
+        if watch.restoring:
+            qtask_runner.run(watch.settled())
+    finally:
+        release_held(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def controller(environment: Environment) -> CommandController | None:
+    return controller_for(environment.controller, environment.redactor())
+
+
+@pytest.fixture(scope="session")
+def interventions(
+    controller: CommandController | None,
+    api: ApiClient,
+    broker: BrokerInspector,
+    environment: Environment,
+    consumer_watch: ConsumerWatch,
+) -> Interventions:
+    """How scenarios change the deployment (only those that need a controller ask for it)."""
+    if controller is None:
+        raise ControllerError(f"environment {environment.name!r} has no deployment controller")
+    return Interventions(controller, api, broker, environment, on_restored=consumer_watch.reset)
+
+
+@pytest.fixture(scope="session")
+def cleanup_ledger(pytestconfig: pytest.Config) -> CleanupLedger:
+    return cleanup_ledger_of(pytestconfig)
+
+
+@bdd.fixture()
+async def scenario_tasks(
+    cleanup_ledger: CleanupLedger, api: ApiClient, database: DatabaseInspector
+) -> AsyncIterator[ScenarioTasks]:
+    """The scenario's submissions, deleted with their history at teardown.
+
+    Teardown runs whether the scenario passed, failed or was interrupted; if the process is
+    killed instead, the next run's sweep deletes them.
+    """
+    tasks = ScenarioTasks(cleanup_ledger, api)
+    yield tasks
+    await tasks.delete_all(database)
+
+
+@pytest.fixture(autouse=True)
+def deployment_lock(
+    request: pytest.FixtureRequest,
+    pytestconfig: pytest.Config,
+    consumer_watch: ConsumerWatch,
+    qtask_runner: asyncio.Runner,
+) -> Iterator[None]:
+    """Scenarios that change the deployment run alone (see ``plugin.lock``)."""
+    exclusive = request.node.get_closest_marker("needs_controller") is not None
+    yield from hold_deployment(pytestconfig, exclusive, consumer_watch, qtask_runner)

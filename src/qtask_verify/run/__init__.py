@@ -1,0 +1,1 @@
+"""One run: the record of what was verified (``run.json``) and the verdict it earns."""
