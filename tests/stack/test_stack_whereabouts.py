@@ -23,7 +23,7 @@ import pytest
 from qtask_stack import StackError, registry
 from qtask_stack.postgres import EXTERNAL_ROOT
 from qtask_stack.process import MARKER_ENV
-from qtask_stack.state import ProcessRecord, load_state, new_state, save_state
+from qtask_stack.state import ProcessRecord, load_state, new_state, save_state, stack_id_for
 
 IS_ROOT = os.geteuid() == 0
 
@@ -241,6 +241,14 @@ def test_a_failed_start_leaves_no_process_behind(tmp_path: Path, failing_postgre
         script.write_text("#!/bin/sh\necho 'initdb: simulated failure' >&2\nexit 1\n")
         script.chmod(0o755)
     state_dir = tmp_path / "stack"
+    try:
+        _fail_to_start(person, state_dir, fake_bin, tmp_path)
+    finally:
+        person.run("--state-dir", str(state_dir), "destroy")
+    assert not (EXTERNAL_ROOT / stack_id_for(state_dir)).exists()
+
+
+def _fail_to_start(person: User, state_dir: Path, fake_bin: Path, tmp_path: Path) -> None:
     failed = person.run(
         "--state-dir",
         str(state_dir),
