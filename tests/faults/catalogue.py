@@ -59,6 +59,7 @@ class Lab:
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
         self.suite_env = stack.suite_env()
+        self.admin_env = stack.admin_env()
 
     def run_env(self, **overrides: str) -> dict[str, str]:
         """The environment of a `qtask-verify` run against this stack (controller included)."""
@@ -111,10 +112,10 @@ class Lab:
         return asyncio.run(fetch())
 
     def management(self, method: str, path: str) -> httpx.Response:
-        """A call to the broker's Management API (the stack's own credentials)."""
+        """A call to the broker's Management API (the stack's administrator, not the suite's)."""
         auth = (
-            self.suite_env["QTASK_MANAGEMENT_USER"],
-            self.suite_env["QTASK_MANAGEMENT_PASSWORD"],
+            self.admin_env["QTASK_MANAGEMENT_USER"],
+            self.admin_env["QTASK_MANAGEMENT_PASSWORD"],
         )
         with httpx.Client(base_url=self.suite_env["QTASK_MANAGEMENT_URL"], auth=auth) as http:
             return http.request(method, path, timeout=10)
