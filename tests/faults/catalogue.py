@@ -403,7 +403,7 @@ def dead_letters_arriving(lab: Lab) -> Iterator[dict[str, str]]:
     vhost = quote(urlsplit(lab.suite_env["QTASK_AMQP_URL"]).path[1:] or "/", safe="")
     body = {"properties": {}, "routing_key": DEAD_LETTER_QUEUE, "payload": "{}",
             "payload_encoding": "string"}  # fmt: skip
-    auth = (lab.suite_env["QTASK_MANAGEMENT_USER"], lab.suite_env["QTASK_MANAGEMENT_PASSWORD"])
+    auth = (lab.admin_env["QTASK_MANAGEMENT_USER"], lab.admin_env["QTASK_MANAGEMENT_PASSWORD"])
     contents = lab.queue_path().replace(f"/{QUEUE}", f"/{DEAD_LETTER_QUEUE}/contents")
     with httpx.Client(base_url=lab.suite_env["QTASK_MANAGEMENT_URL"], auth=auth) as http:
         try:
