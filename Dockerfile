@@ -12,4 +12,4 @@ RUN pip install '.[service]' && useradd --system --uid 10001 qtask
 USER qtask
 
 EXPOSE 8001
-CMD ["python", "-m", "qtask_service.api"]
+CMD ["python3", "-m", "qtask_service.api"]

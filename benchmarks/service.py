@@ -10,7 +10,7 @@ The clients speak HTTP/1.1 over plain asyncio streams (keep-alive, one connectio
 measured 9 ms of client CPU per request here, more than the API spends answering it, so on a
 2-core machine it would benchmark itself.
 
-    python -m benchmarks.service [--tasks 3000] [--clients 50]
+    python3 -m benchmarks.service [--tasks 3000] [--clients 50]
 """
 
 import argparse
@@ -179,7 +179,7 @@ def _on_private_stack(tasks: int, clients: int) -> Figures:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the benchmark and print its table."""
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.service", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python3 -m benchmarks.service", description=__doc__)
     parser.add_argument("--tasks", type=int, default=3000)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--api-url", help="benchmark this running API instead of a private stack")

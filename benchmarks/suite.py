@@ -7,7 +7,7 @@ script in a subprocess and times it from start to exit, process start-up include
     `-m p1` on a healthy stack             -> GO       target <= 5 s
     full run with the workers stopped      -> NO-GO    target <= 5 s
 
-    python -m benchmarks.suite [--repeat N]
+    python3 -m benchmarks.suite [--repeat N]
 
 Prints a table (median of N runs) and the slowest scenarios of the full run, the ones to look at
 when a target is missed. Exits 1 if a case gave the wrong verdict.
@@ -151,7 +151,7 @@ def slowest_scenarios(record: dict[str, Any]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.suite", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python3 -m benchmarks.suite", description=__doc__)
     parser.add_argument("--repeat", type=int, default=1, help="runs per case (median shown)")
     args = parser.parse_args(argv)
     print(f"suite time to verdict: starting a private stack ({os.cpu_count()} cores)")

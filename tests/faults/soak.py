@@ -1,6 +1,6 @@
 """Soak: verify a healthy private stack N times in a row and count anything but GO.
 
-    .venv/bin/python -m tests.faults.soak [--runs 20] [-- qtask-verify arguments]
+    .venv/bin/python3 -m tests.faults.soak [--runs 20] [-- qtask-verify arguments]
 
 Starts its own private stack (free ports, brought down at the end), runs `qtask-verify` (by
 default its release gate, P1 and P2; `-- -m p3` for resilience) N times, prints one line per run
@@ -21,7 +21,7 @@ from .catalogue import Lab
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.faults.soak", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python3 -m tests.faults.soak", description=__doc__)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("verify_args", nargs="*", help="passed to qtask-verify (after --)")
     options = parser.parse_args(argv)

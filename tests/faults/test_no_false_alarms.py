@@ -1,7 +1,7 @@
 """No false alarms: the healthy stack gives GO run after run (after the whole fault catalogue).
 
 QTASK_FALSE_ALARM_RUNS sets how many runs in a row (default 3 for `make test`); each runs every
-scenario but the P3 ones, which `python -m tests.faults.soak` includes (see its docstring).
+scenario but the P3 ones, which `python3 -m tests.faults.soak` includes (see its docstring).
 """
 
 from __future__ import annotations

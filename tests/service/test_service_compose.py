@@ -31,7 +31,7 @@ def test_the_deployment_has_every_component(services: dict[str, Any]) -> None:
     assert set(services) == {"postgres", "rabbitmq", *ENTRY_POINTS}
     assert "management" in services["rabbitmq"]["image"]
     for name, module in ENTRY_POINTS.items():
-        assert services[name]["command"] == ["python", "-m", module]
+        assert services[name]["command"] == ["python3", "-m", module]
 
 
 def test_service_variables_are_settings(services: dict[str, Any]) -> None:

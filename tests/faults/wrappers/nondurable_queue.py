@@ -1,4 +1,4 @@
-"""The API or a worker (`python nondurable_queue.py api|worker`) declaring the task queue
+"""The API or a worker (`python3 nondurable_queue.py api|worker`) declaring the task queue
 non-durable, as a misconfigured deployment would: a broker restart loses the queue.
 
 The real service; aio-pika's queue declaration is patched for the task queue only.
