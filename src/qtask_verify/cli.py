@@ -1,16 +1,21 @@
 """`qtask-verify`: verify a deployment, write the four reports and run.json, print the verdict.
 
     qtask-verify [--env NAME] [--report-dir DIR] [--rerun-failed N] [pytest arguments]
+    qtask-verify restore [--env NAME]
 
 Runs the suite (features/ + steps/) in this process under its own pytest configuration, with
 pytest-asyncio off; without `-m` it runs the release gate, P1 + P2 (`-m "not p3"`).
 Exit 0 GO, 1 NO-GO, 3 GO WITH RISKS, 2 usage or configuration error (also when no scenario was
-collected: a filter that selects nothing must never pass a gate).
+collected: a filter that selects nothing must never pass a gate), 130 INTERRUPTED: Ctrl-C or
+SIGTERM stopped the run (within 5 s, restoring first what it had changed; a second Ctrl-C stops
+at once and says what was left). `restore` finishes what interrupted runs left undone on the
+deployment (every run also does it first): exit 0 when nothing is left, 1 otherwise.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib.util
 import io
 import os
@@ -22,8 +27,12 @@ from typing import TextIO
 
 import pytest
 
-from qtask_verify.config import load_environment
+from qtask_verify import interruption
+from qtask_verify.config import Environment, load_environment
+from qtask_verify.deployment.preflight import check_configuration
+from qtask_verify.deployment.restoration import restore_now
 from qtask_verify.errors import ConfigurationError
+from qtask_verify.plugin.startup import STATE_DIRECTORY
 from qtask_verify.redaction import Redactor
 from qtask_verify.reports import signoff, terminal
 from qtask_verify.run import record as runrecord
@@ -69,8 +78,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="qtask-verify",
         description="Verify a deployment of the quantum circuit task queue and print the verdict "
-        "(exit 0 GO, 1 NO-GO, 3 GO WITH RISKS, 2 usage or configuration error). "
-        "Any other argument goes to pytest, e.g. -m p1, -n 2, -k health.",
+        "(exit 0 GO, 1 NO-GO, 3 GO WITH RISKS, 2 usage or configuration error, 130 interrupted). "
+        "Any other argument goes to pytest, e.g. -m p1, -n 2, -k health. "
+        "`qtask-verify restore` finishes what interrupted runs left undone.",
         allow_abbrev=False,
     )
     parser.add_argument("--env", help="environment profile (default: QTASK_ENV, else the file's)")
@@ -160,9 +170,20 @@ def _clear_previous(report_dir: Path) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `qtask-verify` console script; returns the exit code."""
     try:
-        args, extra = _parser().parse_known_args(argv)
+        return _main(list(sys.argv[1:] if argv is None else argv))
+    except KeyboardInterrupt:  # before or after the run: nothing of the deployment was changed
+        print("qtask-verify: interrupted", file=sys.stderr)
+        return interruption.EXIT_INTERRUPTED
+
+
+def _main(argv: list[str]) -> int:
+    restoring = argv[:1] == ["restore"]
+    try:
+        args, extra = _parser().parse_known_args(argv[1:] if restoring else argv)
     except SystemExit as exit_:  # argparse: --help (0) or a usage error (2)
         return int(exit_.code or 0)
+    if restoring and extra:
+        return _fail(f"restore takes only --env, not {' '.join(extra)}")
     if args.rerun_failed < 0:
         return _fail("--rerun-failed must be 0 or more")
     if args.rerun_failed and importlib.util.find_spec("pytest_rerunfailures") is None:
@@ -179,8 +200,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         environments = str(suite.root / "environments.toml")
     try:
         environment = load_environment(args.env, Path(environments) if environments else None)
+        check_configuration(environment)
     except ConfigurationError as error:
         return _fail(f"configuration error: {Redactor()(str(error))}")
+    if restoring:
+        return _restore(environment, suite)
     # The engine's plugin (also in xdist workers) reads the same choice from the environment.
     os.environ["QTASK_ENV"] = environment.name
     if environments is not None:
@@ -197,10 +221,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     stdout, stderr = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = _RedactingStream(stdout, redact), _RedactingStream(stderr, redact)
     try:
-        code = pytest.main(pytest_arguments(suite, report_dir, args.rerun_failed, extra))
+        with interruption.handling_signals():
+            code = pytest.main(pytest_arguments(suite, report_dir, args.rerun_failed, extra))
     finally:
         sys.stdout, sys.stderr = stdout, stderr
+    if interruption.stopping():
+        return _interrupted(int(code), report_dir, redact)
     return _conclude(int(code), report_dir)
+
+
+def _restore(environment: Environment, suite: Suite) -> int:
+    """`qtask-verify restore`: finish what interrupted runs left on this deployment."""
+    lines, complete = asyncio.run(restore_now(environment, suite.root / STATE_DIRECTORY))
+    redact = environment.redactor()
+    for line in lines:
+        print(f"qtask-verify: {redact(line)}")
+    return 0 if complete else _EXIT_NO_GO
+
+
+def _interrupted(pytest_code: int, report_dir: Path, redact: Redactor) -> int:
+    """The verdict block of a stopped run, what it left to restore, and exit 130."""
+    _conclude(pytest_code, report_dir)
+    left = interruption.left_to_restore()
+    if left:
+        print(
+            f"qtask-verify: left to restore: {redact('; '.join(left))}; the next run "
+            "(or `qtask-verify restore`) restores it",
+            file=sys.stderr,
+        )
+    return interruption.EXIT_INTERRUPTED
 
 
 def _conclude(pytest_code: int, report_dir: Path) -> int:

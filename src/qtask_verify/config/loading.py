@@ -198,11 +198,16 @@ def load_environment(
         raise ConfigurationError(f"environment {name!r}: {', '.join(missing)} not set; {hint}")
 
     allow_mutating = profile.pop("allow_mutating", False)
+    read_only_account = profile.pop("read_only_account", False)
     description = profile.pop("description", "")
     if profile:
         raise ConfigurationError(f"{where}: unknown key(s) {', '.join(sorted(profile))}")
-    if not isinstance(allow_mutating, bool):
-        raise ConfigurationError(f"{where}.allow_mutating: expected true or false")
+    for key, value in (
+        ("allow_mutating", allow_mutating),
+        ("read_only_account", read_only_account),
+    ):
+        if not isinstance(value, bool):
+            raise ConfigurationError(f"{where}.{key}: expected true or false")
 
     management_url = str(settings["management_url"])
     parts = urlsplit(management_url)
@@ -224,6 +229,7 @@ def load_environment(
         management_user=user,
         management_password=password,
         allow_mutating=allow_mutating,
+        read_only_account=read_only_account,
         expectations=expectations,
         thresholds=thresholds,
         controller=controller,

@@ -82,6 +82,9 @@ class Environment:
     expectations: Expectations
     thresholds: Thresholds
     controller: ControllerSettings | None = None
+    # The suite's accounts may only read (a production profile): the preflight proves it, and
+    # mutating scenarios, which delete the tasks they create, cannot be allowed with it.
+    read_only_account: bool = False
     description: str = ""
     source: Path | None = None
 

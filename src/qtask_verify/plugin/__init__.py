@@ -4,7 +4,8 @@ Loaded by the suite's ini file (``-p qtask_verify.plugin``):
 
 - ``markers``: every Gherkin tag as a registered marker;
 - ``options``: the suite's command-line options;
-- ``startup``: the environment, the preflight and the sweep of abandoned tasks;
+- ``startup``: the environment, the preflight and the sweep of abandoned tasks, after
+  ``recovery`` finished what dead runs left undone (``preflight_case`` when it failed);
 - ``ordering``: what the environment allows, and the order scenarios run in;
 - ``fixtures`` (with ``lock``): clients, controller, cleanup ledger, deployment lock;
 - ``performance``: figures a scenario measured, carried to the run record.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import pytest
 
+from .. import interruption
 from . import fixtures, ordering, startup
 from .markers import register_markers
 from .options import add_options
@@ -41,6 +43,14 @@ def pytest_configure_node(node: object) -> None:
     startup.hand_to_xdist_worker(node)
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
     ordering.order(items)
     ordering.skip_what_is_not_allowed(startup.environment_of(config), items)
+    startup.replace_scenarios_if_broken(session, config, items)
+
+
+def pytest_keyboard_interrupt() -> None:
+    """From now on restoring and teardown are bounded (see ``interruption``)."""
+    interruption.note()

@@ -1,29 +1,29 @@
 """The run's deployment: its environment, the preflight, and the sweep of what dead runs left.
 
 The preflight runs once per run, in the only process or the xdist controller, before
-collection; its report is in ``config.stash[PREFLIGHT_KEY]`` and the environment in
-``config.stash[ENVIRONMENT_KEY]``. A failed preflight ends the run at once with one line per
-broken component (exit code 1).
+collection, after what dead runs left undone was finished (``recovery``); its report is in
+``config.stash[PREFLIGHT_KEY]`` and the environment in ``config.stash[ENVIRONMENT_KEY]``. A
+failed preflight prints one line per broken component and the run collects one failing case
+instead of the scenarios (``preflight_case``), so every report is still written (exit code 1).
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
 
 import pytest
 
-from ..clients import DatabaseInspector
 from ..config import Environment, load_environment
-from ..deployment.ledger import CleanupLedger, ledger_path, sweep
-from ..deployment.preflight import PreflightReport, run_preflight
+from ..deployment.ledger import CleanupLedger
+from ..deployment.preflight import PreflightReport
 from ..errors import ConfigurationError
+from . import preflight_case, recovery
 from .options import environment_name, preflight_timeout_s
 
 PREFLIGHT_KEY = pytest.StashKey[PreflightReport]()
 ENVIRONMENT_KEY = pytest.StashKey[Environment]()
-SWEPT_TASKS_KEY = pytest.StashKey[int]()
+SWEPT_TASKS_KEY = recovery.SWEPT_TASKS_KEY
 # When (wall clock) the preflight saw the task queue without consumers, if it did.
 UNCONSUMED_SINCE_KEY = pytest.StashKey[float]()
 UNCONSUMED_SINCE_INPUT = "qtask_unconsumed_since"
@@ -52,61 +52,34 @@ def state_directory(config: pytest.Config) -> Path:
 
 
 def cleanup_ledger_of(config: pytest.Config) -> CleanupLedger:
-    env = environment_of(config)
-    return CleanupLedger(ledger_path(state_directory(config), env.name, env.database_url))
-
-
-async def _sweep_abandoned_tasks(env: Environment, ledger: CleanupLedger) -> int:
-    database = await DatabaseInspector.connect(env.database_url, timeout_s=5.0)
-    try:
-        return await sweep(ledger, database)
-    finally:
-        await database.close()
-
-
-async def _start(
-    env: Environment, timeout_s: float, ledger: CleanupLedger | None
-) -> tuple[PreflightReport, int | None]:
-    """The preflight and, at the same time, the sweep of what dead runs left behind.
-
-    A sweep that fails because the deployment is broken is moot: the preflight says why.
-    """
-    preflight = run_preflight(env, timeout_s)
-    if ledger is None:
-        return await preflight, None
-    report, swept = await asyncio.gather(
-        preflight, _sweep_abandoned_tasks(env, ledger), return_exceptions=True
-    )
-    if isinstance(report, BaseException):
-        raise report
-    if isinstance(swept, BaseException):
-        if report.ok:
-            raise swept
-        return report, None
-    return report, swept
+    return recovery.ledger_of(config, state_directory(config))
 
 
 def start(session: pytest.Session) -> None:
-    """Preflight and sweep, once per run; a failed preflight ends the run."""
+    """Finish what dead runs left, preflight and sweep, once per run."""
     config = session.config
     if is_xdist_worker(config) or config.option.collectonly:
         return
     env = environment_of(config)
-    ledger = cleanup_ledger_of(config) if env.allow_mutating else None
-    report, swept = asyncio.run(_start(env, preflight_timeout_s(config), ledger))
+    terminal = config.pluginmanager.get_plugin("terminalreporter")
+    say = terminal.write_line if terminal is not None else print
+    report = recovery.prepare(
+        config, env, preflight_timeout_s(config), state_directory(config), say
+    )
     config.stash[PREFLIGHT_KEY] = report
-    if not report.ok:
-        terminal = config.pluginmanager.get_plugin("terminalreporter")
-        if terminal is not None:  # pytest repeats the exit message twice: say the details once
-            for failure in report.failures:
-                terminal.write_line(f"preflight: {failure}", red=True)
-        pytest.exit(
-            "preflight failed, no scenario was run", returncode=pytest.ExitCode.TESTS_FAILED
-        )
-    if swept is not None:
-        config.stash[SWEPT_TASKS_KEY] = swept
     if report.consumers == 0:
         config.stash[UNCONSUMED_SINCE_KEY] = time.time()
+
+
+def replace_scenarios_if_broken(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """After a failed preflight the run holds one failing case instead of the scenarios."""
+    report = config.stash.get(PREFLIGHT_KEY, None)
+    failures = list(report.failures) if report is not None and not report.ok else []
+    failures = failures or preflight_case.worker_failures(config)
+    if failures:
+        preflight_case.replace_scenarios(session, config, items, failures)
 
 
 def hand_to_xdist_worker(node: object) -> None:
@@ -115,6 +88,10 @@ def hand_to_xdist_worker(node: object) -> None:
     since = config.stash.get(UNCONSUMED_SINCE_KEY, None)
     if since is not None:
         node.workerinput[UNCONSUMED_SINCE_INPUT] = since  # type: ignore[attr-defined]
+    recovery.hand_to_worker(node)
+    report = config.stash.get(PREFLIGHT_KEY, None)
+    if report is not None and not report.ok:
+        preflight_case.hand_to_worker(node, report.failures)
 
 
 def unconsumed_since(config: pytest.Config) -> float | None:

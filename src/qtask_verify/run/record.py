@@ -26,6 +26,8 @@ SCENARIO_ATTR = "qtask_scenario"
 FAULT_ATTR = "qtask_fault"
 
 _SEVERITY = {"passed": 0, "skipped": 1, "failed": 2}
+# A scenario whose setup passed and whose call never reported was stopped by an interrupt.
+INTERRUPTED_REASON = "interrupted before its steps ended: not verified"
 
 
 @dataclass
@@ -39,6 +41,7 @@ class ScenarioLog:
     skip_reason: str | None = None
     fault: dict[str, Any] | None = None
     performance: list[dict[str, Any]] = field(default_factory=list)
+    called: bool = False  # the last attempt's call phase reported
 
     def add(self, report: Any) -> None:
         """Fold one phase report in; a setup report opens a new attempt."""
@@ -47,8 +50,10 @@ class ScenarioLog:
             self.attempts.append(outcome)
             self.fault = None
             self.skip_reason = None
+            self.called = False
         elif _SEVERITY[outcome] > _SEVERITY[self.attempts[-1]]:
             self.attempts[-1] = outcome
+        self.called = self.called or report.when == "call"
         self.duration_s += float(report.duration or 0.0)
         described = getattr(report, SCENARIO_ATTR, None)
         if described is not None and (report.when != "teardown" or self.scenario is None):
@@ -70,12 +75,22 @@ class ScenarioLog:
     @property
     def outcome(self) -> str:
         """passed | failed | skipped | flaky (failed, then passed on a rerun: never hidden)."""
-        if not self.attempts:
+        if not self.attempts or self._interrupted:
             return "skipped"
         last = self.attempts[-1]
         if last == "passed" and "failed" in self.attempts[:-1]:
             return "flaky"
         return last
+
+    @property
+    def _interrupted(self) -> bool:
+        return self.attempts[-1] == "passed" and not self.called
+
+    @property
+    def reason_skipped(self) -> str | None:
+        if self.attempts and self._interrupted:
+            return INTERRUPTED_REASON
+        return self.skip_reason
 
     @property
     def name(self) -> str:
@@ -86,7 +101,7 @@ class ScenarioLog:
         return self.scenario["priority"] if self.scenario else None
 
     def verdict_input(self) -> ScenarioOutcome:
-        return ScenarioOutcome(self.name, self.priority, self.outcome, self.skip_reason)
+        return ScenarioOutcome(self.name, self.priority, self.outcome, self.reason_skipped)
 
     def to_json(self) -> dict[str, Any]:
         scenario = self.scenario or {}
@@ -99,7 +114,7 @@ class ScenarioLog:
             "outcome": self.outcome,
             "attempts": list(self.attempts),
             "duration_s": round(self.duration_s, 3),
-            "skip_reason": self.skip_reason if self.outcome == "skipped" else None,
+            "skip_reason": self.reason_skipped if self.outcome == "skipped" else None,
             "steps": scenario.get("steps", []),
             "diagnosis": (
                 {

@@ -1,9 +1,10 @@
 """The release verdict: what the outcomes of one run mean for a deployment.
 
 One function, `decide`, so the rule that gates a release lives in one place and is unit tested:
-NO-GO when the preflight failed, a P1 scenario failed, or nothing could be verified; GO WITH RISKS
-when only P2/P3 scenarios failed, a P1 scenario was not verified (skipped) or only passed on a
-rerun; GO otherwise. A skipped scenario is never counted as passed.
+NO-GO when the preflight failed, a P1 scenario failed, or nothing could be verified; INTERRUPTED
+when the run was stopped (Ctrl-C, SIGTERM) before it finished, whatever it had seen; GO WITH
+RISKS when only P2/P3 scenarios failed, a P1 scenario was not verified (skipped) or only passed
+on a rerun; GO otherwise. A skipped scenario is never counted as passed.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from enum import Enum
 
 
 class Decision(Enum):
-    """The three answers a run gives, with the process exit code CI gates on."""
+    """The answers a run gives, with the process exit code CI gates on."""
 
     GO = ("GO", 0)
     NO_GO = ("NO-GO", 1)
     GO_WITH_RISKS = ("GO WITH RISKS", 3)
+    # A stopped run verified nothing as a whole: the shell's code for SIGINT, never a pass.
+    INTERRUPTED = ("INTERRUPTED", 130)
 
     def __init__(self, label: str, exit_code: int) -> None:
         self.label = label
@@ -77,6 +80,13 @@ def decide(
     passed = [s for s in scenarios if s.outcome in ("passed", "flaky")]
     skipped_note = _skipped_note(skipped)
 
+    if interrupted:
+        seen = f"; {len(failed)} of them failed" if failed else ""
+        return Verdict(
+            Decision.INTERRUPTED,
+            f"run interrupted after {len(passed) + len(failed)} of {len(scenarios)} scenarios"
+            f" ran{seen}: the deployment was not fully verified",
+        )
     if p1_failed:
         total_p1 = sum(1 for s in scenarios if _is_p1(s))
         reason = f"{len(p1_failed)} of {total_p1} P1 scenarios failed: {_names(p1_failed)}"
@@ -84,12 +94,6 @@ def decide(
         if others:
             reason += f"; {others} other scenario{'s' if others != 1 else ''} failed"
         return Verdict(Decision.NO_GO, reason + skipped_note)
-    if interrupted:
-        return Verdict(
-            Decision.NO_GO,
-            f"run interrupted after {len(passed) + len(failed)} of {len(scenarios)} scenarios"
-            " ran: the deployment was not fully verified",
-        )
     if not passed:
         if not scenarios:
             return Verdict(Decision.NO_GO, "no scenario ran: nothing was verified")

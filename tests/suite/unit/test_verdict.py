@@ -89,10 +89,21 @@ def test_nothing_passed_is_no_go() -> None:
     assert decide([], preflight_ok=None).reason == "no scenario ran: nothing was verified"
 
 
-def test_interrupted_run_is_no_go_even_when_what_ran_passed() -> None:
+def test_interrupted_run_is_interrupted_with_its_own_code_even_when_what_ran_passed() -> None:
     verdict = decide(HEALTHY, preflight_ok=True, interrupted=True)
-    assert verdict.decision is Decision.NO_GO
+    assert (verdict.decision, verdict.label, verdict.exit_code) == (
+        Decision.INTERRUPTED,
+        "INTERRUPTED",
+        130,
+    )
     assert "interrupted" in verdict.reason
+
+
+def test_interrupted_run_stays_interrupted_after_a_p1_failure_and_says_so() -> None:
+    outcomes = [scenario("a", "p1", "failed"), *HEALTHY]
+    verdict = decide(outcomes, preflight_ok=True, interrupted=True)
+    assert verdict.decision is Decision.INTERRUPTED
+    assert "1 of them failed" in verdict.reason
 
 
 def test_reason_lists_three_names_then_counts_the_rest() -> None:

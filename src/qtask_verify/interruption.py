@@ -1,0 +1,188 @@
+"""Ctrl-C and SIGTERM: the run stops within a bound, restoring what it changed first.
+
+The first signal marks the process as stopping and cancels the step running on the session's
+event loop (as ``asyncio.Runner`` does for Ctrl-C, here for SIGTERM too and across every call of
+the runner). From then on restoring has until :data:`RESTORE_WITHIN_S` after the signal and every
+other teardown on the loop until :data:`TEARDOWN_WITHIN_S`, so the process ends within
+:data:`STOP_WITHIN_S` whatever it was doing; a watchdog ends it at that bound if something
+blocks. A controller command already started keeps running (it has its own session) and the
+intervention journal keeps what was not undone, for the next run. A second signal ends the
+process at once, after saying what was left to restore.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Coroutine, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import Context
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+# The shell's convention for a process ended by SIGINT; the CLI documents it beside 0/1/2/3.
+EXIT_INTERRUPTED = 130
+STOP_WITHIN_S = 5.0
+RESTORE_WITHIN_S = 3.0
+TEARDOWN_WITHIN_S = 4.0
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@dataclass
+class _State:
+    signal_name: str | None = None
+    at: float | None = None  # time.monotonic() of the first signal
+    step: asyncio.Task[Any] | None = None  # what the session runner runs right now
+    left_to_restore: Callable[[], Sequence[str]] = field(default=lambda: ())
+
+
+_state = _State()
+
+
+def stopping() -> bool:
+    """Whether this process was asked to stop (a signal, or pytest saw a KeyboardInterrupt)."""
+    return _state.at is not None
+
+
+def signal_name() -> str | None:
+    return _state.signal_name
+
+
+def note(name: str = "SIGINT") -> None:
+    """Record a stop request that reached the process another way (pytest's KeyboardInterrupt)."""
+    if _state.at is None:
+        _state.signal_name, _state.at = name, time.monotonic()
+
+
+def reset() -> None:
+    """Forget a stop request (for tests that run several sessions in one process)."""
+    _state.signal_name = _state.at = None
+
+
+def on_stop_at_once(left_to_restore: Callable[[], Sequence[str]]) -> None:
+    """What a second signal reports before the process ends (the journal's open changes)."""
+    _state.left_to_restore = left_to_restore
+
+
+def left_to_restore() -> list[str]:
+    """What this run changed and has not undone, as the journal says (for people)."""
+    return list(_state.left_to_restore())
+
+
+def _remaining(within_s: float) -> float | None:
+    if _state.at is None:
+        return None
+    return max(_state.at + within_s - time.monotonic(), 0.0)
+
+
+def restore_bound_s() -> float | None:
+    """Seconds left to restore what the run changed, or None when nobody asked it to stop.
+
+    A step being cancelled counts as a stop request: in this suite only an interrupt (or the
+    end of the session's event loop) cancels a step.
+    """
+    remaining = _remaining(RESTORE_WITHIN_S)
+    if remaining is not None:
+        return remaining
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:
+        return None
+    return RESTORE_WITHIN_S if task is not None and task.cancelling() else None
+
+
+def teardown_bound_s() -> float | None:
+    """Seconds left for any other work once the run must stop, or None."""
+    return _remaining(TEARDOWN_WITHIN_S)
+
+
+# typeshed marks Runner final; subclassing keeps every ``asyncio.Runner`` annotation valid.
+class SessionRunner(asyncio.Runner):  # type: ignore[misc]
+    """The session's event loop: a signal cancels the running step; after it, runs are bounded."""
+
+    def run(self, coro: Coroutine[Any, Any, T], *, context: Context | None = None) -> T:
+        bound = teardown_bound_s()
+
+        async def tracked() -> T:
+            _state.step = asyncio.current_task()
+            try:
+                if bound is None:
+                    return await coro
+                async with asyncio.timeout(bound):
+                    return await coro
+            finally:
+                _state.step = None
+
+        asked_before = stopping()
+        try:
+            result = super().run(tracked(), context=context)
+        except asyncio.CancelledError:
+            if stopping():
+                raise KeyboardInterrupt from None
+            raise
+        except Exception:
+            if stopping() and not asked_before:  # the step ended otherwise after the signal
+                raise KeyboardInterrupt from None
+            raise
+        if stopping() and not asked_before:  # the step let the cancellation go: stop anyway
+            raise KeyboardInterrupt
+        return result
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    name = signal.Signals(signum).name
+    if _state.at is not None:
+        _stop_at_once(name)
+    note(name)
+    print(
+        f"qtask-verify: {name}: stopping within {STOP_WITHIN_S:.0f} s, restoring first what this "
+        "run changed (again to stop at once)",
+        file=sys.stderr,
+        flush=True,
+    )
+    watchdog = threading.Timer(STOP_WITHIN_S, _stop_at_once, args=("the stop bound",))
+    watchdog.daemon = True
+    watchdog.start()
+    step = _state.step
+    if step is not None and not step.done():
+        step.cancel()
+        step.get_loop().call_soon_threadsafe(lambda: None)
+        return
+    raise KeyboardInterrupt
+
+
+def _stop_at_once(why: str) -> None:
+    try:
+        left = left_to_restore()
+    except Exception as error:  # the process ends either way; say why the list is missing
+        left = [f"(the journal could not be read: {type(error).__name__})"]
+    if left:
+        told = "; ".join(left) + "; the next run (or `qtask-verify restore`) restores it"
+    else:
+        told = "nothing"
+    print(
+        f"qtask-verify: {why}: stopped at once; left to restore: {told}",
+        file=sys.stderr,
+        flush=True,
+    )
+    os._exit(EXIT_INTERRUPTED)
+
+
+@contextmanager
+def handling_signals() -> Iterator[None]:
+    """Within: SIGINT and SIGTERM stop the run as described above (main thread only)."""
+    previous = {signum: signal.getsignal(signum) for signum in SIGNALS}
+    for signum in SIGNALS:
+        signal.signal(signum, _on_signal)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
