@@ -18,8 +18,11 @@ import argparse
 import asyncio
 import importlib.util
 import io
+import logging
 import os
+import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +49,9 @@ REPORT_FILES = {
     "cucumber": "cucumber.json",
 }
 _EXIT_NO_GO = 1
+RESTORE_LOG = "restore.log"
+# How long a background `restore` waits for the interrupted run that started it to be gone.
+AFTER_WITHIN_S = 30.0
 # The release gate is P1 + P2. P3 (resilience) restarts parts of the deployment and takes longer:
 # it runs when asked for, e.g. `-m p3` or `-m "p1 or p2 or p3"`.
 DEFAULT_SELECTION = "not p3"
@@ -87,6 +93,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--report-dir", type=Path, default=Path("reports"), help="default: ./reports"
     )
+    # `restore --after PID`: what an interrupted run starts as it exits (see _interrupted).
+    parser.add_argument("--after", type=int, help=argparse.SUPPRESS)
     parser.add_argument(
         "--rerun-failed",
         type=int,
@@ -204,7 +212,7 @@ def _main(argv: list[str]) -> int:
     except ConfigurationError as error:
         return _fail(f"configuration error: {Redactor()(str(error))}")
     if restoring:
-        return _restore(environment, suite)
+        return _restore(environment, suite, args.after)
     # The engine's plugin (also in xdist workers) reads the same choice from the environment.
     os.environ["QTASK_ENV"] = environment.name
     if environments is not None:
@@ -226,12 +234,16 @@ def _main(argv: list[str]) -> int:
     finally:
         sys.stdout, sys.stderr = stdout, stderr
     if interruption.stopping():
-        return _interrupted(int(code), report_dir, redact)
+        return _interrupted(int(code), report_dir, environment, suite)
     return _conclude(int(code), report_dir)
 
 
-def _restore(environment: Environment, suite: Suite) -> int:
+def _restore(environment: Environment, suite: Suite, after_pid: int | None) -> int:
     """`qtask-verify restore`: finish what interrupted runs left on this deployment."""
+    # aiormq logs each refused connection itself; the lines below say what happened.
+    logging.getLogger("aiormq").setLevel(logging.CRITICAL)
+    if after_pid is not None:
+        _wait_gone(after_pid, AFTER_WITHIN_S)
     lines, complete = asyncio.run(restore_now(environment, suite.root / STATE_DIRECTORY))
     redact = environment.redactor()
     for line in lines:
@@ -239,17 +251,46 @@ def _restore(environment: Environment, suite: Suite) -> int:
     return 0 if complete else _EXIT_NO_GO
 
 
-def _interrupted(pytest_code: int, report_dir: Path, redact: Redactor) -> int:
-    """The verdict block of a stopped run, what it left to restore, and exit 130."""
+def _wait_gone(pid: int, within_s: float) -> None:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+
+
+def _interrupted(pytest_code: int, report_dir: Path, environment: Environment, suite: Suite) -> int:
+    """The verdict block of a stopped run; what it left is restored by a process of its own."""
     _conclude(pytest_code, report_dir)
     left = interruption.left_to_restore()
     if left:
+        restorer, log = _restore_in_background(environment, suite)
         print(
-            f"qtask-verify: left to restore: {redact('; '.join(left))}; the next run "
-            "(or `qtask-verify restore`) restores it",
+            f"qtask-verify: left to restore: {environment.redactor()('; '.join(left))}; "
+            f"`qtask-verify restore` finishes it in the background (pid {restorer}, log {log})",
             file=sys.stderr,
         )
     return interruption.EXIT_INTERRUPTED
+
+
+def _restore_in_background(environment: Environment, suite: Suite) -> tuple[int, Path]:
+    """`qtask-verify restore --after <this pid>` in a session of its own, outliving this one."""
+    directory = suite.root / STATE_DIRECTORY
+    directory.mkdir(parents=True, exist_ok=True)
+    log = directory / RESTORE_LOG
+    argv = [sys.executable, "-m", "qtask_verify.cli", "restore", "--env", environment.name]
+    with log.open("ab") as output:
+        process = subprocess.Popen(
+            [*argv, "--after", str(os.getpid())],
+            cwd=Path.cwd(),
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return process.pid, log
 
 
 def _conclude(pytest_code: int, report_dir: Path) -> int:

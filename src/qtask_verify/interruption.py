@@ -13,6 +13,7 @@ process at once, after saying what was left to restore.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -41,6 +42,8 @@ class _State:
     at: float | None = None  # time.monotonic() of the first signal
     step: asyncio.Task[Any] | None = None  # what the session runner runs right now
     left_to_restore: Callable[[], Sequence[str]] = field(default=lambda: ())
+    # The terminal's stderr as it was before pytest captured file descriptor 2.
+    terminal_fd: int | None = None
 
 
 _state = _State()
@@ -141,11 +144,9 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
     if _state.at is not None:
         _stop_at_once(name)
     note(name)
-    print(
+    _tell(
         f"qtask-verify: {name}: stopping within {STOP_WITHIN_S:.0f} s, restoring first what this "
-        "run changed (again to stop at once)",
-        file=sys.stderr,
-        flush=True,
+        "run changed (again to stop at once)"
     )
     watchdog = threading.Timer(STOP_WITHIN_S, _stop_at_once, args=("the stop bound",))
     watchdog.daemon = True
@@ -167,18 +168,25 @@ def _stop_at_once(why: str) -> None:
         told = "; ".join(left) + "; the next run (or `qtask-verify restore`) restores it"
     else:
         told = "nothing"
-    print(
-        f"qtask-verify: {why}: stopped at once; left to restore: {told}",
-        file=sys.stderr,
-        flush=True,
-    )
+    _tell(f"qtask-verify: {why}: stopped at once; left to restore: {told}")
     os._exit(EXIT_INTERRUPTED)
+
+
+def _tell(line: str) -> None:
+    """Write to the terminal itself: pytest captures stderr while a scenario runs."""
+    if _state.terminal_fd is None:
+        print(line, file=sys.stderr, flush=True)
+        return
+    with contextlib.suppress(OSError):
+        # A new line first: the terminal is often in the middle of pytest's progress line.
+        os.write(_state.terminal_fd, ("\n" + line + "\n").encode(errors="replace"))
 
 
 @contextmanager
 def handling_signals() -> Iterator[None]:
     """Within: SIGINT and SIGTERM stop the run as described above (main thread only)."""
     previous = {signum: signal.getsignal(signum) for signum in SIGNALS}
+    _state.terminal_fd = os.dup(sys.__stderr__.fileno()) if sys.__stderr__ else None
     for signum in SIGNALS:
         signal.signal(signum, _on_signal)
     try:
@@ -186,3 +194,6 @@ def handling_signals() -> Iterator[None]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        if _state.terminal_fd is not None:
+            os.close(_state.terminal_fd)
+            _state.terminal_fd = None

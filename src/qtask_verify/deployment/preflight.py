@@ -12,6 +12,7 @@ verdict and its identity for the cleanup ledger and the intervention journal.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -27,7 +28,6 @@ from ..clients._http import verify_tls
 from ..clients.broker import BrokerInspector, QueueInfo, vhost_of
 from ..config import Environment
 from ..errors import ConfigurationError, DeploymentFault
-from ..redaction import Redactor
 from . import contract, diagnoses
 from .identity import DeploymentIdentity, broker_identity, database_identity
 
@@ -327,13 +327,12 @@ _SCHEMES = {
 
 def check_configuration(env: Environment) -> None:
     """Raise ConfigurationError (one line) for a URL no driver could use, or a contradiction."""
-    redact = Redactor(env.secrets)
     for key, (variable, schemes) in _SCHEMES.items():
         url = str(getattr(env, key))
         problem = _malformed(url, schemes)
         if problem:
             raise ConfigurationError(
-                f"{key} ({variable}) is not a URL the suite can use: {redact(repr(url))} {problem}"
+                f"{key} ({variable}) is not a URL the suite can use: {_shown(url)!r} {problem}"
             )
     if env.read_only_account and env.allow_mutating:
         raise ConfigurationError(
@@ -341,6 +340,11 @@ def check_configuration(env: Environment) -> None:
             "allows mutating scenarios, which need to delete the tasks they create: set "
             "allow_mutating = false, or give the suite an account that may delete its own tasks"
         )
+
+
+def _shown(url: str) -> str:
+    """The URL without its user information, however malformed (it may hold a password)."""
+    return re.sub(r"^((?:[^/@]*//)?)[^/]*@", r"\1***@", url)
 
 
 def _malformed(url: str, schemes: tuple[str, ...]) -> str | None:

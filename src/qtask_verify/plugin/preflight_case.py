@@ -4,7 +4,7 @@ When the preflight finds a component broken, no scenario can say anything: they 
 and a single case named ``preflight`` takes their place, failing with the preflight's lines. So
 pytest still writes every report (JUnit XML included: a CI test tab shows the diagnosis) and the
 run record still gets its NO-GO. Under xdist the controller hands the lines to the workers, which
-collect the same single case.
+collect the same single case. The run record keeps the preflight's own section instead.
 """
 
 from __future__ import annotations
@@ -25,11 +25,14 @@ class PreflightCase(pytest.Item):
 
     failures: Sequence[str] = ()
 
+    @property
+    def diagnosis(self) -> str:
+        return "preflight failed, no scenario was run: " + "; ".join(self.failures)
+
     def runtest(self) -> None:
         component = self.failures[0].split(":", 1)[0] if self.failures else ""
         raise DeploymentFault(
-            next((c for c in _COMPONENTS if c == component), "api"),
-            "the preflight failed, no scenario was run: " + "; ".join(self.failures),
+            next((c for c in _COMPONENTS if c == component), "api"), self.diagnosis
         )
 
     def repr_failure(
@@ -37,7 +40,7 @@ class PreflightCase(pytest.Item):
         excinfo: pytest.ExceptionInfo[BaseException],
         style: object = None,
     ) -> str:
-        return "\n".join(["preflight failed, no scenario was run:", *self.failures])
+        return self.diagnosis
 
     def reportinfo(self) -> tuple[str, int | None, str]:
         return NAME, None, NAME
@@ -55,6 +58,11 @@ def replace_scenarios(
     case = PreflightCase.from_parent(session, name=NAME, nodeid=NAME)
     case.failures = tuple(failures)
     items[:] = [case]
+
+
+def is_preflight_case(nodeid: str) -> bool:
+    """The run record leaves the case out: its preflight section already says it all."""
+    return nodeid == NAME
 
 
 def hand_to_worker(node: object, failures: Sequence[str]) -> None:

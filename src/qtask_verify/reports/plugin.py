@@ -27,6 +27,7 @@ from pytest_bdd.reporting import ReportContext, test_report_context_registry
 from pytest_metadata.plugin import metadata_key
 
 from ..errors import DeploymentFault
+from ..plugin.preflight_case import is_preflight_case
 from ..run import record as runrecord
 from ..run.verdict import EXIT_CONFIGURATION_ERROR, Decision, Verdict, decide
 from . import html, scrub
@@ -238,7 +239,7 @@ class ReportingPlugin:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.outcome == "rerun":  # a failed attempt that will be retried: no Cucumber result
             test_report_context_registry.pop(report, None)
-        if self.controller:
+        if self.controller and not is_preflight_case(report.nodeid):
             self.log.add(report)
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
