@@ -44,6 +44,7 @@ class _State:
     left_to_restore: Callable[[], Sequence[str]] = field(default=lambda: ())
     # The terminal's stderr as it was before pytest captured file descriptor 2.
     terminal_fd: int | None = None
+    watchdog: threading.Timer | None = None
 
 
 _state = _State()
@@ -67,6 +68,9 @@ def note(name: str = "SIGINT") -> None:
 def reset() -> None:
     """Forget a stop request (for tests that run several sessions in one process)."""
     _state.signal_name = _state.at = None
+    if _state.watchdog is not None:
+        _state.watchdog.cancel()
+        _state.watchdog = None
 
 
 def on_stop_at_once(left_to_restore: Callable[[], Sequence[str]]) -> None:
@@ -148,9 +152,9 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
         f"qtask-verify: {name}: stopping within {STOP_WITHIN_S:.0f} s, restoring first what this "
         "run changed (again to stop at once)"
     )
-    watchdog = threading.Timer(STOP_WITHIN_S, _stop_at_once, args=("the stop bound",))
-    watchdog.daemon = True
-    watchdog.start()
+    _state.watchdog = threading.Timer(STOP_WITHIN_S, _stop_at_once, args=("the stop bound",))
+    _state.watchdog.daemon = True
+    _state.watchdog.start()
     step = _state.step
     if step is not None and not step.done():
         step.cancel()
@@ -194,6 +198,8 @@ def handling_signals() -> Iterator[None]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        if _state.watchdog is not None:  # the run ended within the bound
+            _state.watchdog.cancel()
         if _state.terminal_fd is not None:
             os.close(_state.terminal_fd)
             _state.terminal_fd = None
