@@ -25,6 +25,8 @@ from typing import Any, TypeVar
 import pytest
 import pytest_bdd
 
+from . import interruption
+
 RUNNER_FIXTURE = "qtask_runner"
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -64,6 +66,8 @@ def on_runner(func: Callable[..., Any]) -> Callable[..., Any]:
             try:
                 runner.run(agen.__anext__())
             except StopAsyncIteration:
+                return
+            if interruption.stopping():  # a teardown the stop cut short (see SessionRunner)
                 return
             raise RuntimeError(f"{func.__qualname__} yielded more than once")
 

@@ -3,7 +3,8 @@
 The first signal marks the process as stopping and cancels the step running on the session's
 event loop (as ``asyncio.Runner`` does for Ctrl-C, here for SIGTERM too and across every call of
 the runner). From then on restoring has until :data:`RESTORE_WITHIN_S` after the signal and every
-other teardown on the loop until :data:`TEARDOWN_WITHIN_S`, so the process ends within
+other teardown on the loop until :data:`TEARDOWN_WITHIN_S` (one that fails or runs out of time
+ends quietly: see :meth:`SessionRunner._cut_short`), so the process ends within
 :data:`STOP_WITHIN_S` whatever it was doing; a watchdog ends it at that bound if something
 blocks. A controller command already started keeps running (it has its own session) and the
 intervention journal keeps what was not undone, for the next run. A second signal ends the
@@ -128,6 +129,8 @@ class SessionRunner(asyncio.Runner):  # type: ignore[misc]
                 _state.step = None
 
         asked_before = stopping()
+        if asked_before:
+            return self._cut_short(tracked(), context)
         try:
             result = super().run(tracked(), context=context)
         except asyncio.CancelledError:
@@ -138,9 +141,23 @@ class SessionRunner(asyncio.Runner):  # type: ignore[misc]
             if stopping() and not asked_before:  # the step ended otherwise after the signal
                 raise KeyboardInterrupt from None
             raise
-        if stopping() and not asked_before:  # the step let the cancellation go: stop anyway
+        if stopping():  # the step let the cancellation go: stop anyway
             raise KeyboardInterrupt
         return result
+
+    def _cut_short(self, coro: Coroutine[Any, Any, T], context: Context | None) -> T:
+        """Teardown once the run must stop: bounded, and whatever goes wrong ends it quietly.
+
+        pytest tears the session down after an interrupt outside any test, where an error would
+        end pytest before it writes its reports; what a cut-short teardown leaves undone is in
+        the journal and the cleanup ledger. The end of an async generator still propagates.
+        """
+        try:
+            return super().run(coro, context=context)
+        except StopAsyncIteration:
+            raise
+        except (Exception, asyncio.CancelledError):
+            return None  # type: ignore[return-value]
 
 
 def _on_signal(signum: int, frame: FrameType | None) -> None:

@@ -1,0 +1,186 @@
+"""Ctrl-C (SIGINT) and SIGKILL at each intervention step: the deployment is never left worse.
+
+Each case interrupts a run of the default gate or of `-m p3` at one moment of one intervention
+(the journal says when), checks what the stopped run did (SIGINT: exit 130 within 5 s, the
+verdict INTERRUPTED in every report, no history line that reads as a pass), then runs the P1
+health scenarios: that run restores whatever was left (its first line says so after a SIGKILL)
+and says GO, and the stack is whole. The kill points select only the scenario they interrupt,
+so the matrix costs little more than the interventions themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from qtask_stack import Stack
+from qtask_verify.deployment.identity import DeploymentIdentity, identify
+from qtask_verify.interruption import EXIT_INTERRUPTED, STOP_WITHIN_S
+from tests.suite.interruption.killing import (
+    Interrupted,
+    Moment,
+    interrupt,
+    open_changes,
+    stack_environment,
+    wait_gone,
+)
+from tests.support.verify_process import run_verify
+
+GATE: tuple[str, ...] = ()  # the default selection: P1 + P2, the P2 pause first
+WORKER_KILLED = ("-m", "p3", "-k", "outlives_the_worker")
+BROKER_RESTART = ("-m", "p3", "-k", "outlive_a_broker_restart")
+DATABASE_OUTAGE = ("-m", "p3", "-k", "database_outage")
+BROKER_OUTAGE = ("-m", "p3", "-k", "broker_is_down")
+FOLLOW_UP = ("-m", "p1", "-k", "health")
+# Process start and report writing around the run's own bound (5 s after the signal).
+EXIT_MARGIN_S = 1.0
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    select: tuple[str, ...]
+    moment: Moment
+    signum: signal.Signals
+
+
+CASES = (
+    # The default gate: the P2 scenario "A waiting task message is kept on disk" pauses the workers.
+    Case(
+        "gate-sigint-while-pausing", GATE, Moment("worker", "stop", 1, delay_s=0.05), signal.SIGINT
+    ),
+    Case(
+        "gate-sigkill-while-paused", GATE, Moment("worker", "stop", 1, delay_s=0.8), signal.SIGKILL
+    ),
+    Case(
+        "gate-sigint-while-resuming", GATE, Moment("worker", "stop", 2, delay_s=0.1), signal.SIGINT
+    ),
+    Case(
+        "gate-sigint-after-the-pause",
+        GATE,
+        Moment("worker", "stop", undone=True, delay_s=1.0),
+        signal.SIGINT,
+    ),
+    # -m p3, one kill point per intervention step.
+    Case("p3-sigkill-killing-workers", WORKER_KILLED, Moment("worker", "kill", 1), signal.SIGKILL),
+    Case(
+        "p3-sigint-starting-killed-workers",
+        WORKER_KILLED,
+        Moment("worker", "kill", 2, delay_s=0.2),
+        signal.SIGINT,
+    ),
+    Case(
+        "p3-sigint-with-workers-stopped",
+        BROKER_RESTART,
+        Moment("worker", "stop", 1, delay_s=0.6),
+        signal.SIGINT,
+    ),
+    Case(
+        "p3-sigkill-restarting-broker",
+        BROKER_RESTART,
+        Moment("broker", "stop", 1, delay_s=1.0),
+        signal.SIGKILL,
+    ),
+    Case(
+        "p3-sigkill-database-down",
+        DATABASE_OUTAGE,
+        Moment("database", "stop", 1, delay_s=0.6),
+        signal.SIGKILL,
+    ),
+    Case(
+        "p3-sigint-starting-database",
+        DATABASE_OUTAGE,
+        Moment("database", "stop", 2, delay_s=0.05),
+        signal.SIGINT,
+    ),
+    Case(
+        "p3-sigint-stopping-broker",
+        BROKER_OUTAGE,
+        Moment("broker", "stop", 1, delay_s=1.0),
+        signal.SIGINT,
+    ),
+    Case(
+        "p3-sigkill-starting-broker",
+        BROKER_OUTAGE,
+        Moment("broker", "stop", 2, delay_s=1.0),
+        signal.SIGKILL,
+    ),
+)
+MEASURED: dict[str, str] = {}
+
+
+@pytest.fixture(scope="module")
+def identity(local_stack: Stack) -> DeploymentIdentity:
+    env = local_stack.suite_env()
+    found = asyncio.run(identify(env["QTASK_DATABASE_URL"], env["QTASK_AMQP_URL"], 5.0))
+    assert found.database and found.broker, found
+    return found
+
+
+@pytest.fixture
+def whole_afterwards(local_stack: Stack) -> Iterator[None]:
+    """Whatever a failed case left, the shared stack is whole for the next test."""
+    yield
+    local_stack.up()
+
+
+def _history(run: Any) -> list[dict[str, Any]]:
+    path = run.reports / "history.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _check_stopped_run(stopped: Interrupted) -> None:
+    """What SIGINT promises: 130 within the bound, INTERRUPTED everywhere, no pass recorded."""
+    run = stopped.run
+    context = run.output[-3000:]
+    assert run.code == EXIT_INTERRUPTED, context
+    assert stopped.seconds_after_signal <= STOP_WITHIN_S + EXIT_MARGIN_S, context
+    assert "qtask-verify: SIGINT: stopping within 5 s" in run.stderr, context
+    assert (run.record["verdict"], run.record["exit_code"]) == ("INTERRUPTED", 130)
+    assert ET.parse(run.reports / "junit.xml").getroot() is not None
+    [line] = _history(run)
+    assert line["verdict"] not in ("GO", "GO WITH RISKS") and line["exit_code"] == 130
+    for scenario in run.scenarios():  # the interrupted scenario is not verified, never passed
+        if scenario["outcome"] == "passed":
+            assert {step["outcome"] for step in scenario["steps"]} == {"passed"}, scenario
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_an_interrupted_run_leaves_nothing_a_next_run_does_not_restore(
+    case: Case,
+    local_stack: Stack,
+    identity: DeploymentIdentity,
+    tmp_path: Path,
+    whole_afterwards: None,
+) -> None:
+    env = stack_environment(local_stack)
+    stopped = interrupt(tmp_path / "stopped", case.select, env, case.moment, case.signum)
+    assert stopped.signalled, f"the run ended before {case.moment}: {stopped.run.output[-2000:]}"
+    left = [c.describe() for c in open_changes(identity)]
+    if case.signum is signal.SIGINT:
+        _check_stopped_run(stopped)
+    else:
+        assert stopped.run.code == -signal.SIGKILL
+        assert left, "a SIGKILL during an intervention left no open change in the journal"
+    wait_gone(stopped.background_restorer)
+
+    following = run_verify(tmp_path / "following", FOLLOW_UP, env, timeout_s=180)
+    first = following.stdout.splitlines()[1]
+    assert (following.code, following.verdict) == (0, "GO"), following.output[-3000:]
+    if case.signum is signal.SIGKILL:
+        assert first.startswith("qtask-verify: restored "), first
+        assert "that an interrupted run on " in first, first
+    assert open_changes(identity) == []
+    components = {c.name: c.state for c in local_stack.status()}
+    assert set(components.values()) == {"up"}, components
+    stopped_after = f"{stopped.seconds_after_signal:.1f} s (exit {stopped.run.code})"
+    MEASURED[case.id] = f"{stopped_after}; left: {left or 'nothing'}; next run: {first}"
+    print(f"{case.id}: {MEASURED[case.id]}")
