@@ -26,7 +26,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 import pytest
 
@@ -261,7 +261,9 @@ def _wait_gone(pid: int, within_s: float) -> None:
         time.sleep(0.05)
 
 
-def _interrupted(pytest_code: int, report_dir: Path, environment: Environment, suite: Suite) -> int:
+def _interrupted(
+    pytest_code: int, report_dir: Path, environment: Environment, suite: Suite
+) -> NoReturn:
     """The verdict block of a stopped run; what it left is restored by a process of its own."""
     _conclude(pytest_code, report_dir)
     left = interruption.left_to_restore()
@@ -272,7 +274,11 @@ def _interrupted(pytest_code: int, report_dir: Path, environment: Environment, s
             f"`qtask-verify restore` finishes it in the background (pid {restorer}, log {log})",
             file=sys.stderr,
         )
-    return interruption.EXIT_INTERRUPTED
+    # The interpreter's own shutdown may take a second more (it winds down the event loop's
+    # threads around a controller command still running): the bound is the run's, not Python's.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(interruption.EXIT_INTERRUPTED)
 
 
 def _restore_in_background(environment: Environment, suite: Suite) -> tuple[int, Path]:

@@ -32,8 +32,9 @@ T = TypeVar("T")
 # The shell's convention for a process ended by SIGINT; the CLI documents it beside 0/1/2/3.
 EXIT_INTERRUPTED = 130
 STOP_WITHIN_S = 5.0
-RESTORE_WITHIN_S = 3.0
-TEARDOWN_WITHIN_S = 4.0
+# Restoring first, then the other teardowns; what is left of the bound writes the reports.
+RESTORE_WITHIN_S = 2.0
+TEARDOWN_WITHIN_S = 2.5
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 

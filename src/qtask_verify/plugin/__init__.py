@@ -43,6 +43,7 @@ def pytest_configure_node(node: object) -> None:
     startup.hand_to_xdist_worker(node)
 
 
+@pytest.hookimpl(trylast=True)  # after -m and -k chose, so the preflight case stays selected
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:

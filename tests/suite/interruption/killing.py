@@ -7,6 +7,7 @@ elapsed time alone, so a kill point means the same on a fast and on a loaded mac
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -17,8 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+
 from qtask_verify.deployment.identity import DeploymentIdentity
 from qtask_verify.deployment.journal import InterventionJournal, JournalEntry
+from qtask_verify.deployment.ledger import CleanupLedger, ledger_path
 from qtask_verify.plugin.startup import STATE_DIRECTORY
 from tests.support.verify_process import QTASK_VERIFY, REPOSITORY, VerifyRun
 
@@ -56,6 +60,7 @@ class Interrupted:
     """A run signalled at a moment: how it ended, and how long after the signal."""
 
     run: VerifyRun
+    pid: int
     signalled: bool
     seconds_after_signal: float
 
@@ -105,7 +110,7 @@ def interrupt(
         reports,
         time.monotonic() - started,
     )
-    return Interrupted(run, signalled, after)
+    return Interrupted(run, process.pid, signalled, after)
 
 
 def stack_environment(stack: Any, **overrides: str) -> dict[str, str]:
@@ -117,6 +122,39 @@ def stack_environment(stack: Any, **overrides: str) -> dict[str, str]:
     return environ
 
 
+def respelled(env: Mapping[str, str]) -> dict[str, str]:
+    """The same deployment's URLs spelled otherwise: `localhost`, and `postgres://`."""
+    changed = {
+        key: value.replace("127.0.0.1", "localhost").replace("postgresql://", "postgres://")
+        for key, value in env.items()
+        if key.startswith("QTASK_") and key.endswith("_URL")
+    }
+    assert all(changed[key] != env[key] for key in changed), changed
+    return {**env, **changed}
+
+
+def submitted_by(pid: int, identity: DeploymentIdentity) -> list[str]:
+    """Tasks a run recorded in the cleanup ledger and has not deleted."""
+    ledger = CleanupLedger(ledger_path(REPOSITORY / STATE_DIRECTORY, identity))
+    return [e.task_id for e in ledger.outstanding() if e.pid == pid and e.task_id]
+
+
+def existing_tasks(database_url: str, task_ids: Sequence[str]) -> list[str]:
+    """Which of these tasks are still in the database."""
+
+    async def fetch() -> list[str]:
+        connection = await asyncpg.connect(database_url, timeout=10)
+        try:
+            rows = await connection.fetch(
+                "SELECT task_id::text FROM tasks WHERE task_id = ANY($1::uuid[])", list(task_ids)
+            )
+        finally:
+            await connection.close()
+        return [row[0] for row in rows]
+
+    return asyncio.run(fetch()) if task_ids else []
+
+
 def _entries_of(pid: int) -> list[JournalEntry]:
     return [entry for entry in JOURNAL.entries() if entry.owner.pid == pid]
 
@@ -124,6 +162,14 @@ def _entries_of(pid: int) -> list[JournalEntry]:
 def open_changes(identity_of_stack: DeploymentIdentity) -> list[JournalEntry]:
     """Changes to the stack that nobody has undone (by any run, dead or alive)."""
     return [e for e in JOURNAL.entries() if not e.undone and e.identity.matches(identity_of_stack)]
+
+
+def restorer_lines(pid: int | None) -> list[str]:
+    """What the background `qtask-verify restore` said (its log is shared: the last lines)."""
+    if pid is None or not RESTORE_LOG.is_file():
+        return []
+    lines = RESTORE_LOG.read_text(errors="replace").splitlines()
+    return [line for line in lines[-3:] if line.startswith("qtask-verify: ")]
 
 
 def wait_gone(pid: int | None, within_s: float = 90.0) -> None:
