@@ -7,17 +7,17 @@ Feature: Performance baselines
     Given the deployment under test
     And a Bell circuit on two qubits
 
-  @p2 @mutating @api
+  @p2 @mutating @api @performance
   Scenario: Submissions are answered within the submission time limit
     When I submit the circuit 10 times, one after another
     Then the 95th percentile of the submission time is within the submission time limit
 
-  @p2 @mutating @worker
+  @p2 @mutating @worker @performance
   Scenario: Tasks complete end to end within the end-to-end time limit
     When I submit the circuit 5 times and wait for each to complete
     Then the 95th percentile of the end-to-end time is within the end-to-end time limit
 
-  @p2 @mutating @worker
+  @p2 @mutating @worker @performance
   Scenario: A burst of concurrent submissions is accepted and completed
     When I submit a burst of concurrent copies of the circuit
     Then every submission of the burst is accepted within the burst acceptance time limit

@@ -22,7 +22,7 @@ Feature: Task queue
     When I count the consumers of the task queue
     Then at least the expected number of workers consume it
 
-  @p2 @mutating @queue @needs_controller
+  @p2 @mutating @disruptive @needs_controller @queue
   Scenario: A waiting task message is kept on disk
     Given the workers are paused
     And a Bell circuit on two qubits

@@ -3,13 +3,14 @@ Feature: Resilience
   was running it, waiting tasks outlive a broker restart, an outage of the database or the
   broker is reported and refused cleanly without losing anything that was accepted, and a
   burst of concurrent tasks is completed exactly once each. Most of these scenarios stop,
-  kill or restart parts of the deployment, so they run only where a deployment controller is
-  configured, never in production, and always start again what they stopped.
+  kill or restart parts of the deployment, so they run only where the profile allows disruption
+  and a deployment controller is configured, never in production, and always start again what
+  they stopped.
 
   Background:
     Given the deployment under test
 
-  @p3 @mutating @worker @needs_controller
+  @p3 @mutating @disruptive @needs_controller @worker
   Scenario: A task outlives the worker killed while running it
     Given a circuit that keeps a worker busy for a few seconds
     When I submit the circuit for 2000 shots
@@ -19,7 +20,7 @@ Feature: Resilience
     And every task was completed exactly once
     And its measurement counts sum to 2000 shots
 
-  @p3 @mutating @queue @needs_controller
+  @p3 @mutating @disruptive @needs_controller @queue
   Scenario: Waiting tasks outlive a broker restart
     Given the workers are stopped
     And a Bell circuit on two qubits
@@ -29,7 +30,7 @@ Feature: Resilience
     Then every task completes within the recovery time limit
     And every task was completed exactly once
 
-  @p3 @mutating @database @needs_controller
+  @p3 @mutating @disruptive @needs_controller @database
   Scenario: A database outage is reported, refused cleanly and recovered from
     Given a Bell circuit on two qubits
     When the database is stopped
@@ -40,7 +41,7 @@ Feature: Resilience
     And the refused submissions left no task behind
     And a new submission completes within the processing time limit
 
-  @p3 @mutating @queue @needs_controller
+  @p3 @mutating @disruptive @needs_controller @queue
   Scenario: No submission is silently lost while the broker is down
     Given a Bell circuit on two qubits
     When the broker is stopped

@@ -13,6 +13,11 @@ Use them exactly like pytest-bdd's::
 
     @then("the database answers")
     async def _(database: DatabaseInspector) -> None: ...
+
+A coroutine step registered with pytest-bdd's own decorators would never be awaited and would
+pass without checking anything; :func:`refuse_unawaited` (wired to pytest-bdd's
+``pytest_bdd_before_step_call`` hook by the plugin) fails it before it is called. The wrappers
+hide their own frames from tracebacks (``__tracebackhide__``).
 """
 
 from __future__ import annotations
@@ -24,12 +29,28 @@ from typing import Any, TypeVar
 
 import pytest
 import pytest_bdd
+from pytest_bdd.parser import Step
 
 from . import interruption
+from .errors import QtaskVerifyError
 
 RUNNER_FIXTURE = "qtask_runner"
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class UnawaitedStep(QtaskVerifyError):
+    """A coroutine function registered as a step with pytest-bdd's decorators."""
+
+
+def refuse_unawaited(step: Step, step_func: Callable[..., Any]) -> None:
+    """Fail a step whose function pytest-bdd would call without awaiting it."""
+    if inspect.iscoroutinefunction(step_func) or inspect.isasyncgenfunction(step_func):
+        raise UnawaitedStep(
+            f'step "{step.keyword} {step.name}" is an async function registered with '
+            f"pytest_bdd's decorator, so it would never be awaited and would check nothing: "
+            f"register {step_func.__module__}.{step_func.__qualname__} with qtask_verify.bdd"
+        )
 
 
 def on_runner(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -53,6 +74,7 @@ def on_runner(func: Callable[..., Any]) -> Callable[..., Any]:
     if inspect.iscoroutinefunction(func):
 
         def run_coroutine(**kwargs: Any) -> Any:
+            __tracebackhide__ = True
             runner = runner_from(kwargs)
             return runner.run(func(**kwargs))
 
@@ -60,6 +82,7 @@ def on_runner(func: Callable[..., Any]) -> Callable[..., Any]:
     else:
 
         def run_async_generator(**kwargs: Any) -> Generator[Any, None, None]:
+            __tracebackhide__ = True
             runner = runner_from(kwargs)
             agen = func(**kwargs)
             yield runner.run(agen.__anext__())

@@ -4,12 +4,16 @@
     qtask-verify restore [--env NAME]
 
 Runs the suite (features/ + steps/) in this process under its own pytest configuration, with
-pytest-asyncio off; without `-m` it runs the release gate, P1 + P2 (`-m "not p3"`).
-Exit 0 GO, 1 NO-GO, 3 GO WITH RISKS, 2 usage or configuration error (also when no scenario was
-collected: a filter that selects nothing must never pass a gate), 130 INTERRUPTED: Ctrl-C or
-SIGTERM stopped the run (within 5 s, restoring first what it had changed; a second Ctrl-C stops
-at once and says what was left). `restore` finishes what interrupted runs left undone on the
-deployment (every run also does it first): exit 0 when nothing is left, 1 otherwise.
+pytest-asyncio off; without `-m` it runs the release gate, P1 + P2 (`-m "not p3"`). The terminal
+is quiet unless asked (`-v`, `--tb=...`, `-r...`): progress, then the verdict block with failures
+grouped by cause. Exit 0 GO, 1 NO-GO, 3 GO WITH RISKS, 2 nothing verified (a usage or
+configuration error, a malformed URL, or a filter that selects nothing: it must never pass a
+gate), 130 interrupted: Ctrl-C or SIGTERM stopped the run (within 5 s, restoring first what it had
+changed; a second Ctrl-C stops at once and says what was left); the rules are
+`run.verdict.RULES`. A run that only looks at the suite (`--collect-only`, `--markers`, ...)
+verifies nothing: it keeps the last run's reports, writes no history line and exits as pytest
+does. `restore` finishes what interrupted runs left undone on the deployment (every run also does
+it first): exit 0 when nothing is left, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -35,11 +39,12 @@ from qtask_verify.config import Environment, load_environment
 from qtask_verify.deployment.preflight import check_configuration
 from qtask_verify.deployment.restoration import restore_now
 from qtask_verify.errors import ConfigurationError
-from qtask_verify.plugin.startup import STATE_DIRECTORY
+from qtask_verify.plugin.startup import STATE_DIRECTORY, looking_only_flag
 from qtask_verify.redaction import Redactor
 from qtask_verify.reports import signoff, terminal
 from qtask_verify.run import record as runrecord
-from qtask_verify.run.verdict import EXIT_CONFIGURATION_ERROR
+from qtask_verify.run.decision import EXIT_CONFIGURATION_ERROR
+from qtask_verify.run.verdict import RELEASE_GATE
 
 SUITE_INI = "suite.ini"
 REPORT_FILES = {
@@ -54,7 +59,9 @@ RESTORE_LOG = "restore.log"
 AFTER_WITHIN_S = 30.0
 # The release gate is P1 + P2. P3 (resilience) restarts parts of the deployment and takes longer:
 # it runs when asked for, e.g. `-m p3` or `-m "p1 or p2 or p3"`.
-DEFAULT_SELECTION = "not p3"
+DEFAULT_SELECTION = RELEASE_GATE
+# Asking for pytest's own detail (tracebacks, the short summary, verbose progress).
+_DETAIL_OPTIONS = ("-v", "-vv", "--verbose", "--tb", "-r", "-q", "--quiet", "--full-trace")
 
 
 @dataclass(frozen=True)
@@ -108,14 +115,10 @@ def _parser() -> argparse.ArgumentParser:
 def pytest_arguments(
     suite: Suite, report_dir: Path, rerun_failed: int, extra: Sequence[str]
 ) -> list[str]:
-    """The suite's pytest command line: its ini, no pytest-asyncio, every report, user's args."""
+    """The suite's pytest command line: its ini, every report, quiet by default, user's args."""
     reports = {kind: str(report_dir / name) for kind, name in REPORT_FILES.items()}
     arguments = [
-        "-c", str(suite.ini),
-        "--rootdir", str(suite.root),
-        "-p", "no:asyncio",
-        # In-process, qtask_verify is imported before pytest starts: nothing to rewrite there.
-        "-W", "ignore::pytest.PytestAssertRewriteWarning",
+        *_suite_arguments(suite, report_dir),
         "-p", "qtask_verify.reports.plugin",
         "--qtask-report-dir", str(report_dir),
         "--html", reports["html"], "--self-contained-html",
@@ -123,11 +126,34 @@ def pytest_arguments(
         "--junitxml", reports["junit"], "-o", "junit_suite_name=qtask-verify",
         "--cucumberjson", reports["cucumber"],
     ]  # fmt: skip
+    if not asks_for_detail(extra):
+        arguments += ["-q", "-rN", "--qtask-quiet"]
     if rerun_failed:
         arguments += ["--reruns", str(rerun_failed)]
     if not selects_markers(extra):
         arguments += ["-m", DEFAULT_SELECTION]
     return [*arguments, *extra]
+
+
+def _suite_arguments(suite: Suite, report_dir: Path) -> list[str]:
+    return [
+        "-c", str(suite.ini),
+        "--rootdir", str(suite.root),
+        # --lf / --ff remember the last run beside its reports (suite.ini enables the cache).
+        "-o", f"cache_dir={report_dir / '.pytest_cache'}",
+        # In-process, qtask_verify is imported before pytest starts: nothing to rewrite there.
+        "-W", "ignore::pytest.PytestAssertRewriteWarning",
+    ]  # fmt: skip
+
+
+def looking_arguments(suite: Suite, report_dir: Path, extra: Sequence[str]) -> list[str]:
+    """A run that only looks at the suite: no report options, the last run's reports stay."""
+    return [*_suite_arguments(suite, report_dir), *extra]
+
+
+def asks_for_detail(arguments: Sequence[str]) -> bool:
+    """Whether the user asked for pytest's own tracebacks, summary or verbosity."""
+    return any(a.startswith(_DETAIL_OPTIONS) for a in arguments)
 
 
 def selects_markers(arguments: Sequence[str]) -> bool:
@@ -219,7 +245,9 @@ def _main(argv: list[str]) -> int:
         os.environ["QTASK_ENVIRONMENTS_FILE"] = str(Path(environments).resolve())
 
     report_dir = args.report_dir.resolve()
-    _clear_previous(report_dir)
+    looking = looking_only_flag(extra)
+    if looking is None:
+        _clear_previous(report_dir)
     redact = environment.redactor()
     selection = "as given" if selects_markers(extra) else f"-m '{DEFAULT_SELECTION}' (default)"
     print(
@@ -228,14 +256,22 @@ def _main(argv: list[str]) -> int:
     )
     stdout, stderr = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = _RedactingStream(stdout, redact), _RedactingStream(stderr, redact)
+    arguments = (
+        looking_arguments(suite, report_dir, extra)
+        if looking
+        else pytest_arguments(suite, report_dir, args.rerun_failed, extra)
+    )
     try:
         with interruption.handling_signals():
-            code = pytest.main(pytest_arguments(suite, report_dir, args.rerun_failed, extra))
+            code = pytest.main(arguments)
     finally:
         sys.stdout, sys.stderr = stdout, stderr
+    if looking:
+        print(f"qtask-verify: {looking}: nothing was verified (no verdict, no report, no history)")
+        return int(code)
     if interruption.stopping():
-        return _interrupted(int(code), report_dir, environment, suite)
-    return _conclude(int(code), report_dir)
+        _interrupted(int(code), report_dir, environment, suite, asks_for_detail(extra))
+    return _conclude(int(code), report_dir, verbose=asks_for_detail(extra))
 
 
 def _restore(environment: Environment, suite: Suite, after_pid: int | None) -> int:
@@ -262,10 +298,10 @@ def _wait_gone(pid: int, within_s: float) -> None:
 
 
 def _interrupted(
-    pytest_code: int, report_dir: Path, environment: Environment, suite: Suite
+    pytest_code: int, report_dir: Path, environment: Environment, suite: Suite, verbose: bool
 ) -> NoReturn:
     """The verdict block of a stopped run; what it left is restored by a process of its own."""
-    _conclude(pytest_code, report_dir)
+    _conclude(pytest_code, report_dir, verbose=verbose)
     left = interruption.left_to_restore()
     if left:
         restorer, log = _restore_in_background(environment, suite)
@@ -299,7 +335,7 @@ def _restore_in_background(environment: Environment, suite: Suite) -> tuple[int,
     return process.pid, log
 
 
-def _conclude(pytest_code: int, report_dir: Path) -> int:
+def _conclude(pytest_code: int, report_dir: Path, *, verbose: bool = False) -> int:
     """Print the verdict block and choose the exit code from pytest's and the run record's."""
     if pytest_code == pytest.ExitCode.USAGE_ERROR:
         return _fail("pytest usage error (see above): check the extra pytest arguments")
@@ -314,12 +350,8 @@ def _conclude(pytest_code: int, report_dir: Path) -> int:
         return _EXIT_NO_GO
     reports = [report_dir / name for name in _per_run_files()]
     print()
-    print(terminal.render(record, [path for path in reports if path.exists()]))
-    exit_code = int(record["exit_code"])
-    if pytest_code == pytest.ExitCode.INTERNAL_ERROR and exit_code != EXIT_CONFIGURATION_ERROR:
-        print("qtask-verify: NO-GO: pytest hit an internal error; the verdict cannot be trusted")
-        return _EXIT_NO_GO
-    return exit_code
+    print(terminal.render(record, [p for p in reports if p.exists()], verbose=verbose))
+    return record.exit_code if record.exit_code is not None else _EXIT_NO_GO
 
 
 if __name__ == "__main__":

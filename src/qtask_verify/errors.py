@@ -67,5 +67,6 @@ def require(condition: bool, component: Component, diagnosis: str) -> None:
 
     Steps use it instead of a bare ``assert`` so a failure names the broken component.
     """
+    __tracebackhide__ = True
     if not condition:
         raise DeploymentFault(component, diagnosis)

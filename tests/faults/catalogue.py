@@ -12,11 +12,13 @@ behaviour patched), started through the stack's argv override.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -45,7 +47,10 @@ WITH_QUEUE = ("-m", "p1 or (p2 and queue)")
 # Without the scenario that pauses workers: the stack's controller would restart them unpatched.
 WITH_QUEUE_SETTINGS = ("-m", "p1 or (p2 and queue and not needs_controller)")
 WITH_API = ("-m", "p1 or (p2 and api)")
+P1_READ_ONLY = ("-m", "p1 and read_only")
 PREFLIGHT = "preflight"
+DEAD_LETTER_QUEUE = "quantum_tasks.dlq"
+DEAD_LETTER_WINDOW_S = 15.0  # the local profile's dead_letter_window_s
 
 
 class Lab:
@@ -83,6 +88,18 @@ class Lab:
 
         asyncio.run(execute())
 
+    def sql_with(self, statement: str, *args: object) -> None:
+        """One statement with parameters, as the database's owner."""
+
+        async def execute() -> None:
+            connection = await asyncpg.connect(self.suite_env["QTASK_DATABASE_URL"], timeout=10)
+            try:
+                await connection.execute(statement, *args)
+            finally:
+                await connection.close()
+
+        asyncio.run(execute())
+
     def sql_value(self, query: str) -> object:
         async def fetch() -> object:
             connection = await asyncpg.connect(self.suite_env["QTASK_DATABASE_URL"], timeout=10)
@@ -105,6 +122,18 @@ class Lab:
     def queue_path(self) -> str:
         vhost = urlsplit(self.suite_env["QTASK_AMQP_URL"]).path[1:] or "/"
         return f"/api/queues/{quote(vhost, safe='')}/{QUEUE}"
+
+    def dead_letter_lengths(self) -> list[int]:
+        """The dead-letter queue's sampled lengths over the local profile's window, oldest first."""
+        path = self.queue_path().replace(f"/{QUEUE}", f"/{DEAD_LETTER_QUEUE}")
+        query = f"?lengths_age={DEAD_LETTER_WINDOW_S:.0f}&lengths_incr=5"
+        response = self.management("GET", path + query)
+        samples = response.json().get("messages_details", {}).get("samples", [])
+        return [int(sample["sample"]) for sample in reversed(samples)]
+
+    def dead_letters_grew(self) -> bool:
+        lengths = self.dead_letter_lengths()
+        return any(later > earlier for earlier, later in itertools.pairwise(lengths))
 
     def delete_task_queue(self) -> None:
         response = self.management("DELETE", self.queue_path())
@@ -138,6 +167,8 @@ class Lab:
             if body.get("consumers", 0) < len(self.worker_names()):
                 found.append(f"queue {QUEUE} has {body.get('consumers')} consumers")
         found += [f"database: {p}" for p in self._schema_problems()]
+        if self.dead_letters_grew():
+            found.append(f"{DEAD_LETTER_QUEUE} grew in the last {DEAD_LETTER_WINDOW_S:.0f} s")
         return found
 
     def worker_names(self) -> list[str]:
@@ -363,6 +394,56 @@ LOSE_ONE_SHOT_PER_OUTCOME = (
 )
 
 
+def real_task(status: str, submitted_s_ago: float, env: dict[str, str] | None = None) -> Injector:
+    """A task no suite submitted (no marker), left `status` since `submitted_s_ago` seconds."""
+
+    @contextmanager
+    def inject(lab: Lab) -> Iterator[dict[str, str]]:
+        task_id = str(uuid.uuid4())
+        started = "now() - make_interval(secs => $2)" if status == "processing" else "NULL"
+        insert = (
+            "INSERT INTO tasks (task_id, circuit, shots, current_status, submitted_at, started_at)"
+            f" VALUES ($1, 'OPENQASM 3.0;', 1, '{status}', now() - make_interval(secs => $2),"
+            f" {started})"
+        )
+        try:
+            lab.sql_with(insert, uuid.UUID(task_id), float(submitted_s_ago))
+            yield dict(env or {})
+        finally:
+            lab.sql_with("DELETE FROM tasks WHERE task_id = $1", uuid.UUID(task_id))
+
+    return inject
+
+
+@contextmanager
+def dead_letters_arriving(lab: Lab) -> Iterator[dict[str, str]]:
+    """Three messages published to the dead-letter queue, seen in the broker's samples; purged
+    on the way out, and the window waited out so the next run does not see them arrive."""
+    vhost = quote(urlsplit(lab.suite_env["QTASK_AMQP_URL"]).path[1:] or "/", safe="")
+    body = {"properties": {}, "routing_key": DEAD_LETTER_QUEUE, "payload": "{}",
+            "payload_encoding": "string"}  # fmt: skip
+    auth = (lab.suite_env["QTASK_MANAGEMENT_USER"], lab.suite_env["QTASK_MANAGEMENT_PASSWORD"])
+    contents = lab.queue_path().replace(f"/{QUEUE}", f"/{DEAD_LETTER_QUEUE}/contents")
+    with httpx.Client(base_url=lab.suite_env["QTASK_MANAGEMENT_URL"], auth=auth) as http:
+        try:
+            for _ in range(3):
+                published = http.post(f"/api/exchanges/{vhost}/amq.default/publish", json=body)
+                assert published.json().get("routed"), published.text
+            _wait_for(lab.dead_letters_grew, True)
+            yield {}
+        finally:
+            http.delete(contents)
+            _wait_for(lab.dead_letters_grew, False)
+
+
+def _wait_for(check: Callable[[], bool], wanted: bool, timeout_s: float = 40.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while check() != wanted:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{check.__name__} did not become {wanted} in {timeout_s:.0f} s")
+        time.sleep(0.5)
+
+
 def _drop(name: str, table: str) -> tuple[str, ...]:
     return (f"DROP TRIGGER {name} ON {table}", f"DROP FUNCTION {name}()")
 
@@ -575,5 +656,47 @@ FAULTS: tuple[Fault, ...] = (
         15,
         P1,
         sql_fault(LOSE_ONE_SHOT_PER_OUTCOME, _drop("fault_short_counts", "tasks")),
+    ),
+    Fault(
+        "real-task-stuck-processing",
+        "a real task left processing for two hours",
+        "NO-GO",
+        "No real task stays processing for longer than the stuck-task limit",
+        r"^workers: 1 real task\(s\) have been processing for more than 5 min "
+        r"\(the oldest for 2\.0 h\)",
+        15,
+        P1_READ_ONLY,
+        real_task("processing", 7200),
+    ),
+    Fault(
+        "real-task-stuck-pending",
+        "a real task left pending for two hours",
+        "NO-GO",
+        "No real task stays pending for longer than the stuck-task limit",
+        r"^queue: 1 real task\(s\) have been pending for more than 5 min",
+        15,
+        P1_READ_ONLY,
+        real_task("pending", 7200),
+    ),
+    Fault(
+        "recent-real-task-unfinished",
+        "a real task still pending a minute after it was submitted (production profile)",
+        "NO-GO",
+        "Recent real tasks finish within the processing time limit",
+        r"^workers: 1 of 1 real task\(s\) submitted in the last 15 min are still pending "
+        r"after more than 10 s",
+        15,
+        P1,
+        real_task("pending", 60, {"QTASK_ENV": "production"}),
+    ),
+    Fault(
+        "dead-letters-arriving",
+        "messages arriving in the dead-letter queue",
+        "NO-GO",
+        "The dead-letter queue is not growing",
+        r"^queue: 3 message\(s\) were dead-lettered to quantum_tasks\.dlq in the last 15 s",
+        15,
+        P1_READ_ONLY,
+        dead_letters_arriving,
     ),
 )

@@ -84,12 +84,13 @@ def _go_record() -> dict[str, Any]:
     resilience = [
         _scenario(
             "A task survives a broker restart",
-            ["p3", "mutating", "queue"],
+            ["p3", "mutating", "disruptive", "needs_controller", "queue"],
             [],
-            outcome="skipped",
+            outcome="not run by policy",
             attempts=["skipped"],
             duration_s=0.0,
-            skip_reason="environment 'staging' does not allow resilience scenarios (p3)",
+            skip_reason="not run by policy: environment 'staging' does not allow stopping, "
+            "pausing or restarting its components (allow_disruption = false in environments.toml)",
         )
     ]
     return {
@@ -107,7 +108,8 @@ def _go_record() -> dict[str, Any]:
         },
         "verdict": "GO",
         "exit_code": 0,
-        "reason": "all 4 p1 scenarios passed; 1 skipped: resilience not allowed here",
+        "reason": "4 of 5 scenarios passed; 1 not run by policy",
+        "scope": "non-disruptive checks",
         "preflight": {"ok": True, "duration_s": 0.2, "failures": []},
         "components": [
             {"name": "api", "status": "up", "latency_ms": 4.1, "detail": "healthy"},
@@ -126,7 +128,7 @@ def _go_record() -> dict[str, Any]:
             },
             "api_version": "0.1.0",
         },
-        "counts": {"passed": 4, "failed": 0, "skipped": 1, "flaky": 0},
+        "counts": {"passed": 4, "failed": 0, "flaky": 0, "skipped": 0, "not run by policy": 1},
         "features": [
             {
                 "name": "Health of the deployment",
@@ -206,7 +208,7 @@ def _nogo_record() -> dict[str, Any]:
     )
     flaky = record["features"][1]["scenarios"][1]
     flaky.update(outcome="flaky", attempts=["failed", "passed"])
-    record["counts"] = {"passed": 2, "failed": 1, "skipped": 1, "flaky": 1}
+    record["counts"] = {"passed": 2, "failed": 1, "flaky": 1, "skipped": 0, "not run by policy": 1}
     record["performance"][1].update(p95=12500.0, passed=False)
     return record
 

@@ -33,26 +33,47 @@ def _share_of_colour(png: Path, colour: tuple[int, int, int], top_rows: int) -> 
     return hits / total
 
 
+def _two_scenarios_one_cause(make_run: RunFactory) -> dict:
+    """The NO-GO run where the missing workers also fail the consumers scenario."""
+    run = make_run("nogo")
+    run["features"][0]["scenarios"][1].update(
+        outcome="failed",
+        attempts=["failed"],
+        diagnosis={"component": "workers", "message": "0 worker(s) consume quantum_tasks"},
+    )
+    return run
+
+
 @pytest.fixture
 def nogo_page(make_run: RunFactory, tmp_path: Path) -> Path:
     publish(make_run("go", run_id=str(uuid.uuid4())), tmp_path)
-    return publish(make_run("nogo"), tmp_path).html
+    return publish(_two_scenarios_one_cause(make_run), tmp_path).html
 
 
 def test_chromium_reads_verdict_scenarios_and_steps(make_run: RunFactory, nogo_page: Path) -> None:
     dom = parse(headless_chromium.dump_dom(nogo_page))
     assert dom.one("id", "verdict").attrs["data-verdict"] == "NO-GO"
     assert "NO-GO" in dom.one("id", "verdict-word").text
+    summary = dom.one("id", "causes-summary")
+    assert summary.text == "1 cause, 2 scenarios affected"
+    [cause] = dom.find_all("data-cause", tag="li")
+    assert cause.attrs["data-component"] == "workers"
+    assert [
+        li.attrs["data-affected-scenario"] for li in cause.find_all("data-affected-scenario")
+    ] == [
+        "At least one worker consumes the task queue",
+        "A Bell circuit completes",
+    ]
     run = make_run("nogo")
     names = [s["name"] for f in run["features"] for s in f["scenarios"]]
     articles = dom.find_all("data-scenario", tag="article")
     assert [a.attrs["data-scenario"] for a in articles] == names
     assert [a.attrs["data-outcome"] for a in articles] == [
         "passed",
-        "passed",
+        "failed",
         "failed",
         "flaky",
-        "skipped",
+        "not run by policy",
     ]
     bell = dom.one("data-scenario", "A Bell circuit completes", tag="article")
     assert [s.attrs["data-step-outcome"] for s in bell.find_all("data-step-outcome")] == [

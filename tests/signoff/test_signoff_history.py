@@ -39,7 +39,7 @@ def test_a_line_records_what_the_trend_and_an_audit_need(
     assert by_name["A Bell circuit completes"]["duration_s"] == 30.4
     flaky = by_name["Every transition is recorded in order"]
     assert (flaky["outcome"], flaky["attempts"]) == ("flaky", ["failed", "passed"])
-    assert by_name["A task survives a broker restart"]["outcome"] == "skipped"
+    assert by_name["A task survives a broker restart"]["outcome"] == "not run by policy"
     perf = {m["name"]: m for m in entry["performance"]}
     assert perf["end-to-end time"]["p95"] == 12500.0
     assert perf["end-to-end time"]["passed"] is False
@@ -84,3 +84,21 @@ def test_a_corrupt_line_is_skipped_with_a_note(make_run: RunFactory, tmp_path: P
     dom = parse(published.html.read_text("utf-8"))
     assert "line 2" in dom.one("id", "history-note").text
     assert len(dom.one("id", "trend-table").find_all("data-run-id", tag="tr")) == 2
+
+
+def test_a_fast_no_go_never_draws_a_smaller_bar_than_a_go(
+    make_run: RunFactory, tmp_path: Path
+) -> None:
+    publish(make_run("go", run_id=str(uuid.uuid4()), duration_s=20.0), tmp_path)
+    html = publish(make_run("nogo", duration_s=2.0), tmp_path).html.read_text("utf-8")
+    bars = [e for e in parse(html).find_all("data-scaled") if e.tag == "rect"]
+    heights = [(b.attrs["data-scaled"], float(b.attrs["height"])) for b in bars]
+    assert heights[0][0] == "yes" and heights[1][0] == "no"
+    assert heights[1][1] >= heights[0][1]  # the 2 s NO-GO is drawn at full height
+
+
+def test_the_trend_table_scrolls_inside_its_card(make_run: RunFactory, tmp_path: Path) -> None:
+    html = publish(make_run("go"), tmp_path).html.read_text("utf-8")
+    table = parse(html).one("id", "trend-table")
+    assert table.parent is not None and table.parent.attrs.get("class") == "table-scroll"
+    assert ".table-scroll { overflow-x: auto" in html

@@ -2,7 +2,9 @@
 
 - every Gherkin step has exactly one step definition of its kind, and every definition is used;
 - every tag is a registered marker, and every scenario has one priority tag (matching its file
-  prefix), one safety tag and at least one component tag.
+  prefix), one safety tag and at least one component tag;
+- a scenario that stops, pauses, kills or restarts a component is @disruptive (and @mutating), so
+  a profile that does not allow disruption never runs it; the README lists every tag.
 
 The layout of the feature files is reformat-gherkin's (`make lint` checks it, `make format`
 applies it).
@@ -11,6 +13,7 @@ applies it).
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +32,8 @@ PRIORITY_TAGS = {"p1", "p2", "p3"}
 SAFETY_TAGS = {"read_only", "mutating"}
 COMPONENT_TAGS = {"api", "database", "queue", "worker"}
 KIND_OF_PICKLE_STEP = {"Context": "given", "Action": "when", "Outcome": "then"}
+# Step wording of an intervention on the deployment.
+INTERVENES = re.compile(r"\b(?:is|are) (?:stopped|paused|killed|restarted)\b")
 
 
 @dataclass(frozen=True)
@@ -158,3 +163,22 @@ def test_the_catalogue_has_the_p1_and_p2_features() -> None:
         "p2_errors",
         "p2_performance",
     } <= names
+
+
+def test_every_scenario_that_intervenes_is_disruptive_and_only_those() -> None:
+    problems = []
+    for path in FEATURES:
+        for pickle in Compiler().compile(_parse(path)):
+            tags = {tag["name"].removeprefix("@") for tag in pickle["tags"]}
+            intervenes = any(INTERVENES.search(step["text"]) for step in pickle["steps"])
+            where = f"{path.name}: {pickle['name']}"
+            if intervenes != ("disruptive" in tags):
+                problems.append(f"{where}: intervenes={intervenes}, tags={sorted(tags)}")
+            if "disruptive" in tags and "mutating" not in tags:
+                problems.append(f"{where}: @disruptive must also be @mutating")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_readme_lists_every_tag() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert [tag for tag in MARKERS if f"`@{tag}`" not in readme] == []

@@ -2,7 +2,7 @@
 
 from .api import ApiClient, ApiResponse, Submission
 from .broker import BrokerInspector, ExchangeInfo, QueueInfo, QueueState
-from .database import DatabaseInspector, ForeignKey, HistoryRow, TaskRow
+from .database import DatabaseInspector, ForeignKey, HistoryRow, TaskAge, TaskRow
 
 __all__ = [
     "ApiClient",
@@ -15,5 +15,6 @@ __all__ = [
     "QueueInfo",
     "QueueState",
     "Submission",
+    "TaskAge",
     "TaskRow",
 ]

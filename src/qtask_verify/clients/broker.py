@@ -52,6 +52,9 @@ class ExchangeInfo:
     durable: bool
 
 
+_SAMPLE_S = 5  # the Management API's default statistics interval
+
+
 def vhost_of(amqp_url: str) -> str:
     """The virtual host named by an AMQP URL (empty path -> "/")."""
     path = urlsplit(amqp_url).path
@@ -143,6 +146,16 @@ class BrokerInspector:
             messages_persistent=int(body.get("messages_persistent") or 0),
             messages_unacknowledged=int(body.get("messages_unacknowledged") or 0),
         )
+
+    async def length_samples(self, name: str, window_s: float) -> list[int] | None:
+        """The queue's length as the broker sampled it over the last ``window_s`` seconds, oldest
+        first (one sample per statistics interval); None if the queue does not exist."""
+        query = f"?lengths_age={max(int(window_s), 1)}&lengths_incr={_SAMPLE_S}"
+        body = await self._get(self._path("queues", name, query))
+        if body is None:
+            return None
+        samples = (body.get("messages_details") or {}).get("samples") or []
+        return [int(s.get("sample") or 0) for s in reversed(samples)]
 
     async def exchange(self, name: str) -> ExchangeInfo | None:
         body = await self._get(self._path("exchanges", name))

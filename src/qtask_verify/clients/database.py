@@ -30,6 +30,20 @@ class TaskRow:
 
 
 @dataclass(frozen=True)
+class TaskAge:
+    """A task as the read-only production checks see it: how long it has been in its status."""
+
+    task_id: str
+    status: str
+    age_s: float  # since it was submitted (pending) or started (processing, finished)
+    error_message: str | None = None
+
+
+# Where a task's time in its current status starts counting.
+_STATUS_SINCE = {"pending": "submitted_at", "processing": "coalesce(started_at, submitted_at)"}
+
+
+@dataclass(frozen=True)
 class HistoryRow:
     status: str
     transitioned_at: datetime
@@ -59,6 +73,10 @@ def _as_uuid(task_id: str) -> UUID | None:
         return UUID(task_id)
     except ValueError:
         return None
+
+
+def _age(row: asyncpg.Record) -> TaskAge:
+    return TaskAge(str(row["task_id"]), row["status"], float(row["age_s"]), row["error_message"])
 
 
 class DatabaseInspector:
@@ -143,6 +161,40 @@ class DatabaseInspector:
             own_marker,
         )
         return count
+
+    async def recent_real_tasks(
+        self, within_s: float, suite_marker_prefix: str, limit: int = 500
+    ) -> list[TaskAge]:
+        """Tasks submitted in the last ``within_s`` seconds that the suite did not submit."""
+        rows = await self._fetch(
+            "SELECT task_id, current_status::text AS status, error_message,"
+            " extract(epoch FROM now() - submitted_at)::float8 AS age_s FROM tasks"
+            " WHERE submitted_at > now() - make_interval(secs => $1)"
+            " AND (circuit IS NULL OR strpos(circuit, $2) = 0)"
+            " ORDER BY submitted_at DESC LIMIT $3",
+            float(within_s),
+            suite_marker_prefix,
+            limit,
+        )
+        return [_age(r) for r in rows]
+
+    async def real_tasks_stuck(
+        self, status: str, longer_than_s: float, suite_marker_prefix: str, limit: int = 20
+    ) -> list[TaskAge]:
+        """Tasks not submitted by the suite, ``status`` for longer than ``longer_than_s``."""
+        since = _STATUS_SINCE[status]
+        rows = await self._fetch(
+            "SELECT task_id, current_status::text AS status, error_message,"
+            f" extract(epoch FROM now() - {since})::float8 AS age_s FROM tasks"
+            f" WHERE current_status::text = $1 AND {since} < now() - make_interval(secs => $2)"
+            " AND (circuit IS NULL OR strpos(circuit, $3) = 0)"
+            f" ORDER BY {since} LIMIT $4",
+            status,
+            float(longer_than_s),
+            suite_marker_prefix,
+            limit,
+        )
+        return [_age(r) for r in rows]
 
     async def delete_tasks(self, task_ids: Sequence[str]) -> int:
         """Delete these tasks and their history; returns how many tasks were deleted."""

@@ -198,14 +198,19 @@ def load_environment(
         raise ConfigurationError(f"environment {name!r}: {', '.join(missing)} not set; {hint}")
 
     allow_mutating = profile.pop("allow_mutating", False)
+    allow_disruption = profile.pop("allow_disruption", False)
+    live_traffic = profile.pop("live_traffic", False)
     read_only_account = profile.pop("read_only_account", False)
     description = profile.pop("description", "")
     if profile:
         raise ConfigurationError(f"{where}: unknown key(s) {', '.join(sorted(profile))}")
-    for key, value in (
-        ("allow_mutating", allow_mutating),
-        ("read_only_account", read_only_account),
-    ):
+    policy = {
+        "allow_mutating": allow_mutating,
+        "allow_disruption": allow_disruption,
+        "live_traffic": live_traffic,
+        "read_only_account": read_only_account,
+    }
+    for key, value in policy.items():
         if not isinstance(value, bool):
             raise ConfigurationError(f"{where}.{key}: expected true or false")
 
@@ -233,6 +238,8 @@ def load_environment(
         expectations=expectations,
         thresholds=thresholds,
         controller=controller,
+        allow_disruption=allow_disruption,
+        live_traffic=live_traffic,
         description=str(description),
         source=path,
     )

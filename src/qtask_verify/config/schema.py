@@ -54,6 +54,9 @@ class Thresholds:
     stalled_consumers_s: float = 2.0
     recovery_s: float = 60.0
     outage_visible_s: float = 10.0
+    recent_window_s: float = 900.0
+    stuck_task_s: float = 300.0
+    dead_letter_window_s: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,8 @@ class Environment:
     expectations: Expectations
     thresholds: Thresholds
     controller: ControllerSettings | None = None
+    allow_disruption: bool = False
+    live_traffic: bool = False
     # The suite's accounts may only read (a production profile): the preflight proves it, and
     # mutating scenarios, which delete the tasks they create, cannot be allowed with it.
     read_only_account: bool = False

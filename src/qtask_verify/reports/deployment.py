@@ -18,6 +18,7 @@ from ..config import Environment
 from ..deployment.preflight import PreflightReport
 from ..plugin.startup import ENVIRONMENT_KEY, PREFLIGHT_KEY
 from ..redaction import Redactor
+from ..run.record import Component, Preflight
 
 
 @dataclass(frozen=True)
@@ -38,26 +39,23 @@ class DeploymentView:
 
 @dataclass(frozen=True)
 class PreflightView:
-    """The preflight's result as the run record shows it (its text is already masked)."""
+    """The preflight's result as the run record holds it (its text is already masked)."""
 
-    ok: bool
-    failures: list[str]
-    summary: dict[str, Any]
-    components: list[dict[str, Any]]
-    fingerprint: dict[str, Any] | None
+    preflight: Preflight
+    components: tuple[Component, ...]
+    fingerprint: dict[str, Any]
 
     @classmethod
-    def of(cls, config: pytest.Config) -> PreflightView | None:
+    def of(cls, config: pytest.Config) -> PreflightView:
         report: PreflightReport | None = config.stash.get(PREFLIGHT_KEY, None)
         if report is None:
-            return None
-        failures = list(report.failures)
+            return cls(Preflight(None), (), {})
         return cls(
-            ok=report.ok,
-            failures=failures,
-            summary={"ok": report.ok, "duration_s": report.duration_s, "failures": failures},
-            components=[_plain(c) for c in report.components],
-            fingerprint=_plain(report.fingerprint) if report.fingerprint is not None else None,
+            preflight=Preflight(report.ok, report.duration_s, tuple(report.failures)),
+            components=tuple(
+                Component(c.name, c.status, c.latency_ms, c.detail) for c in report.components
+            ),
+            fingerprint=_plain(report.fingerprint) if report.fingerprint else {},
         )
 
 

@@ -6,7 +6,11 @@
   controller; pytest-html gets them as an extra, pytest-json-report as test metadata;
 - pytest-json-report's empty `environment` is filled from pytest-metadata (plus the deployment);
 - pytest-bdd's Cucumber JSON, empty under xdist, gets its scenario data carried over;
-- at the end the controller writes `run.json` with the verdict and hands it to the sign-off page.
+- at the end the controller writes `run.json` with the verdict and hands it to the sign-off page,
+  then makes Cucumber JSON agree with it (`reports.cucumber`); Allure results (`--alluredir`,
+  allure-pytest-bdd) get the diagnosis and the component through `reports.allure`;
+- a failure's one-line message (JUnit `message`, the short summary) is its diagnosis.
+A run that only looked at the suite (`--collect-only`, ...) writes no run record.
 """
 
 from __future__ import annotations
@@ -27,14 +31,23 @@ from pytest_bdd.reporting import ReportContext, test_report_context_registry
 from pytest_metadata.plugin import metadata_key
 
 from ..errors import DeploymentFault
+from ..plugin.ordering import NOT_RUN_BY_POLICY, policy_scope
 from ..plugin.preflight_case import is_preflight_case
-from ..run import record as runrecord
-from ..run.verdict import EXIT_CONFIGURATION_ERROR, Decision, Verdict, decide
-from . import html, scrub
+from ..plugin.startup import ENVIRONMENT_KEY, looking_only
+from ..run import log as runlog
+from ..run.record import RunRecord, write_run_record
+from ..run.verdict import RunFacts, decide
+from . import allure, cucumber, html, scrub
 from . import scenario as scenario_module
 from .deployment import DeploymentView, PreflightView
+from .selection import selection_of
 from .signoff import publish
 
+_PYTEST_ERRORS: dict[int | None, str] = {
+    None: "the session unfinished",
+    pytest.ExitCode.USAGE_ERROR: "a usage error",
+    pytest.ExitCode.INTERNAL_ERROR: "an internal error",
+}
 _BDD_CONTEXT = "qtask_bdd_context"  # pytest-bdd's report context, on the xdist wire
 _STEPS = pytest.StashKey[dict[str, Any]]()
 
@@ -44,6 +57,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--qtask-report-dir",
         default="reports",
         help="directory of run.json, the run record with the verdict (default: reports)",
+    )
+    parser.getgroup("qtask-verify reports").addoption(
+        "--qtask-quiet",
+        action="store_true",
+        help="print no traceback in the terminal (the HTML, JUnit and JSON reports keep them)",
     )
 
 
@@ -61,8 +79,9 @@ class ReportingPlugin:
         self.run_id = str(uuid.uuid4())
         self.started_at = datetime.now(UTC)
         self.started = time.monotonic()
-        self.log = runrecord.RunLog()
+        self.log = runlog.RunLog()
         self.exitstatus: int | None = None
+        self.interrupted = False
         self.collection_errors: list[str] = []
         self._deployment: DeploymentView | None = None
 
@@ -89,6 +108,7 @@ class ReportingPlugin:
         if metadata is not None:
             metadata["Deployment"] = dict(self.deployment.environment)
             scrub.scrub(metadata, self.redact)
+        allure.install(self.config, self.redact)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_bdd_before_scenario(
@@ -126,7 +146,13 @@ class ReportingPlugin:
         scrub.scrub_item(item, self.redact)
         scrub.scrub_report(report, self.redact)
         if call.excinfo is not None and report.failed:
-            setattr(report, runrecord.FAULT_ATTR, self._fault(call.excinfo.value))
+            fault = self._fault(call.excinfo.value)
+            setattr(report, runlog.FAULT_ATTR, fault)
+            crash = getattr(report.longrepr, "reprcrash", None)
+            if crash is not None and fault["component"]:  # JUnit's message, the short summary
+                crash.message = f"{fault['component']}: {fault['message']}"
+        if NOT_RUN_BY_POLICY in item.stash and report.skipped:
+            setattr(report, runlog.POLICY_ATTR, True)
         if report.when == "teardown":
             return report
         progress = item.stash.get(scenario_module.PROGRESS_KEY, None)
@@ -139,7 +165,7 @@ class ReportingPlugin:
                 return report
             described, steps = found, scenario_module.not_run(found)
         described["steps"] = steps
-        setattr(report, runrecord.SCENARIO_ATTR, described)
+        setattr(report, runlog.SCENARIO_ATTR, described)
         item.stash[_STEPS] = {
             "feature": described["feature"]["name"],
             "scenario": described["name"],
@@ -148,7 +174,7 @@ class ReportingPlugin:
         }
         if report.when == "call" or not report.passed:
             # pytest-html reads `report.extras`; a plain attribute, so it crosses xdist too.
-            extra = html.steps_extra(steps, getattr(report, runrecord.FAULT_ATTR, None))
+            extra = html.steps_extra(steps, getattr(report, runlog.FAULT_ATTR, None))
             setattr(report, "extras", [*getattr(report, "extras", []), extra])  # noqa: B010
         return report
 
@@ -203,7 +229,7 @@ class ReportingPlugin:
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_table_row(self, report: Any, cells: list[str]) -> None:
         cells.insert(
-            1, f"<td>{html.scenario_cell(getattr(report, runrecord.SCENARIO_ATTR, None))}</td>"
+            1, f"<td>{html.scenario_cell(getattr(report, runlog.SCENARIO_ATTR, None))}</td>"
         )
 
     @pytest.hookimpl(optionalhook=True)
@@ -252,8 +278,17 @@ class ReportingPlugin:
         metadata = dict(self.config.stash.get(metadata_key, {}))
         json_report["environment"] = scrub.scrub(metadata, self.redact)
 
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        """Ctrl-C (or a signal turned into one); pytest.exit of a failed preflight is not."""
+        if isinstance(excinfo.value, KeyboardInterrupt):
+            self.interrupted = True
+
     def pytest_sessionfinish(self, exitstatus: int) -> None:
         self.exitstatus = int(exitstatus)
+        if self.config.getoption("qtask_quiet") and not self.collection_errors:
+            # Reports were made with full tracebacks; the terminal's summary, which runs after
+            # this hook, prints none (`--tb=no` from the start would strip them from JUnit too).
+            self.config.option.tbstyle = "no"
 
     @pytest.hookimpl(trylast=True)
     def pytest_unconfigure(self) -> None:
@@ -261,7 +296,11 @@ class ReportingPlugin:
         if not self.controller:
             return
         record = self.run_record()
-        runrecord.write_run_record(record, self.report_dir)
+        if record.decision is None or not record.decision.recorded:
+            return
+        write_run_record(record, self.report_dir)
+        cucumber.agree_with(self.config.option.cucumber_json_path, record)
+        allure.write_categories(self.config, self.deployment.environment)
         try:
             publish(record, self.report_dir)
         except Exception as error:  # the verdict stands even if the page cannot be made
@@ -270,41 +309,37 @@ class ReportingPlugin:
                 file=sys.stderr,
             )
 
-    def run_record(self) -> dict[str, Any]:
-        preflight = PreflightView.of(self.config)
-        logs = self.log.scenarios()
-        verdict, exit_code = self._verdict(preflight, logs)
-        finished = datetime.now(UTC)
-        return runrecord.build_run_record(
+    def run_record(self) -> RunRecord:
+        view = PreflightView.of(self.config)
+        record = RunRecord(
             run_id=self.run_id,
             started_at=self.started_at.isoformat(timespec="seconds"),
-            finished_at=finished.isoformat(timespec="seconds"),
-            duration_s=time.monotonic() - self.started,
-            environment=self.deployment.environment,
-            preflight=preflight.summary if preflight else None,
-            components=preflight.components if preflight else [],
-            fingerprint=preflight.fingerprint if preflight else None,
-            verdict=verdict,
-            exit_code=exit_code,
-            logs=logs,
+            finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            duration_s=round(time.monotonic() - self.started, 3),
+            environment=dict(self.deployment.environment),
+            preflight=view.preflight,
+            components=view.components,
+            fingerprint=view.fingerprint,
+            features=self.log.features(),
+            performance=self.log.metrics(),
         )
+        verdict = decide(self.facts(record))
+        return record.with_verdict(verdict.decision, verdict.reason, verdict.scope)
 
-    def _verdict(
-        self, preflight: PreflightView | None, logs: list[runrecord.ScenarioLog]
-    ) -> tuple[Verdict, int]:
-        preflight_ok = preflight.ok if preflight else None
-        if preflight_ok is not False and self.collection_errors:
-            where = ", ".join(self.collection_errors[:3])
-            reason = f"configuration error: the suite could not be collected ({where})"
-            return Verdict(Decision.NO_GO, reason), EXIT_CONFIGURATION_ERROR
-        nothing_collected = self.exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED
-        if preflight_ok is not False and not logs and nothing_collected:
-            reason = "configuration error: no scenario was collected or selected (check -m / -k)"
-            return Verdict(Decision.NO_GO, reason), EXIT_CONFIGURATION_ERROR
-        verdict = decide(
-            [log.verdict_input() for log in logs],
-            preflight_ok=preflight_ok,
-            preflight_failures=preflight.failures if preflight else (),
-            interrupted=self.exitstatus in (None, pytest.ExitCode.INTERRUPTED),
+    def facts(self, record: RunRecord) -> RunFacts:
+        environment = self.config.stash.get(ENVIRONMENT_KEY, None)
+        status = self.exitstatus
+        return RunFacts(
+            scenarios=record.scenarios,
+            preflight=record.preflight,
+            components=record.components,
+            looked_only=looking_only(self.config),
+            # pytest ends with INTERRUPTED after collection errors too: the verdict's table
+            # checks those first.
+            interrupted=self.interrupted or status in (pytest.ExitCode.INTERRUPTED, 130),
+            pytest_error=_PYTEST_ERRORS.get(status),
+            collection_errors=self.collection_errors,
+            nothing_selected=status == pytest.ExitCode.NO_TESTS_COLLECTED,
+            policy_scope=policy_scope(environment) if environment is not None else None,
+            selection=selection_of(self.config),
         )
-        return verdict, verdict.exit_code

@@ -18,6 +18,8 @@ import pytest
 from pytest_bdd.parser import Feature, Scenario, Step
 from pytest_bdd.scenario import scenario_wrapper_template_registry
 
+from ..plugin.markers import ordered_tags
+
 PRIORITIES = ("p1", "p2", "p3")
 PROGRESS_KEY = pytest.StashKey["ScenarioProgress"]()
 
@@ -31,7 +33,7 @@ def _relative(filename: str, rootdir: Path) -> str:
 
 def describe(feature: Feature, scenario: Scenario, rootdir: Path) -> dict[str, Any]:
     """Feature, scenario name, tags and Gherkin steps, as the run record keeps them."""
-    tags = sorted(scenario.tags | feature.tags)
+    tags = ordered_tags(scenario.tags | feature.tags)
     return {
         "feature": {
             "name": feature.name,
@@ -42,8 +44,15 @@ def describe(feature: Feature, scenario: Scenario, rootdir: Path) -> dict[str, A
         "line": scenario.line_number,
         "tags": tags,
         "priority": next((t for t in PRIORITIES if t in tags), None),
-        "steps": [{"keyword": s.keyword, "text": s.name} for s in scenario.steps],
+        "steps": [_step(s) for s in scenario.steps],
     }
+
+
+def _step(step: Step) -> dict[str, Any]:
+    described: dict[str, Any] = {"keyword": step.keyword, "text": step.name}
+    if step.datatable is not None:
+        described["datatable"] = [[str(cell) for cell in row] for row in step.datatable.raw()]
+    return described
 
 
 def describe_item(item: pytest.Item, rootdir: Path) -> dict[str, Any] | None:

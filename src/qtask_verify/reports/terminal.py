@@ -1,52 +1,48 @@
 """The verdict block `qtask-verify` prints after the run, rendered from the run record.
 
-What a person gating a release needs on one screen: the verdict and why, each component's health,
-the deployment's fingerprint, every failure's diagnosis in one line, what was not verified, and
-where the reports are.
+What a person gating a release needs on one screen: the verdict and its scope, each component's
+health, the deployment's fingerprint, the failures grouped by root cause (one broken component is
+one problem, listed with the scenarios it broke), what was not verified, and where the reports
+are. One cause fits on a screen whatever the number of scenarios it affected.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from ..run.causes import Cause
+from ..run.record import POLICY, Component, RunRecord, Scenario
 
 _COMPONENTS = ("api", "database", "queue", "workers")
 _COMPONENT_TITLES = {"api": "API", "database": "database", "queue": "queue", "workers": "workers"}
 
 
-def render(record: Mapping[str, Any], reports: Sequence[Path]) -> str:
-    """The whole block, ending with the verdict line (CI logs are read from the bottom)."""
-    lines = [_rule(f"qtask-verify: {record['verdict']}")]
-    environment = record.get("environment") or {}
-    if environment.get("name"):
-        lines.append(f"deployment: {environment['name']} ({environment.get('api_url', '?')})")
-    lines += ["", *component_table(record.get("components") or [])]
-    lines += ["", f"fingerprint: {fingerprint_line(record.get('fingerprint'))}"]
-    preflight = record.get("preflight") or {}
-    if preflight and not preflight.get("ok", True):
-        lines += ["", "preflight failed:", *(f"  - {f}" for f in preflight.get("failures", []))]
-    scenarios = [s for feature in record.get("features", []) for s in feature["scenarios"]]
-    failed = [s for s in scenarios if s["outcome"] == "failed"]
-    if failed:
-        lines += ["", "failures:", *(f"  - {failure_line(s)}" for s in failed)]
-    flaky = [s for s in scenarios if s["outcome"] == "flaky"]
-    if flaky:
-        lines += ["", "flaky (failed, then passed on a rerun):"]
-        lines += [f"  - {failure_line(s)} [attempts: {', '.join(s['attempts'])}]" for s in flaky]
-    skipped = [s for s in scenarios if s["outcome"] == "skipped"]
-    if skipped:
-        lines += ["", "not verified (skipped):"]
-        lines += [f"  - [{s['priority'] or '?'}] {s['name']}: {s['skip_reason']}" for s in skipped]
-    counts = record.get("counts") or {}
-    if counts:
-        lines += ["", "scenarios: " + ", ".join(f"{v} {k}" for k, v in counts.items())]
+def render(record: RunRecord, reports: Sequence[Path], *, verbose: bool = False) -> str:
+    """The whole block, ending with the verdict line (CI logs are read from the bottom).
+
+    ``verbose`` adds each affected scenario's own diagnosis under its cause.
+    """
+    lines = [_rule(f"qtask-verify: {record.headline}")]
+    if record.environment.get("name"):
+        api = record.environment.get("api_url", "?")
+        lines.append(f"deployment: {record.environment_name} ({api})")
+    lines += ["", *component_table(record.components)]
+    lines += ["", f"fingerprint: {fingerprint_line(record.fingerprint)}"]
+    if record.preflight.ok is False:
+        lines += ["", "preflight failed:", *(f"  - {f}" for f in record.preflight.failures)]
+    if causes := record.causes:
+        lines += ["", *cause_lines(causes, verbose=verbose)]
+    lines += _not_verified(record.scenarios)
+    counts = ", ".join(f"{n} {outcome}" for outcome, n in record.counts.items() if n)
+    lines += ["", f"scenarios: {counts or 'none ran'}"]
     if reports:
-        lines += ["", "reports:", *(f"  {path}" for path in reports)]
-    lines += [
-        "",
-        f"{record['verdict']}: {record['reason']} (exit {record['exit_code']})",
-    ]
+        folder = reports[0].parent
+        lines.append(f"reports in {folder}: {', '.join(p.name for p in reports)}")
+    code = record.exit_code if record.exit_code is not None else "?"
+    lines += ["", f"{record.headline}: {record.reason} (exit {code})"]
     return "\n".join(lines)
 
 
@@ -54,24 +50,55 @@ def _rule(title: str, width: int = 78) -> str:
     return f" {title} ".center(width, "=")
 
 
-def component_table(components: Iterable[Mapping[str, Any]]) -> list[str]:
+def _s(count: int) -> str:
+    return "" if count == 1 else "s"
+
+
+def cause_lines(causes: Sequence[Cause], *, verbose: bool = False) -> list[str]:
+    """'1 cause, 9 scenarios affected:', then each cause and the scenarios it broke."""
+    affected = sum(len(c.scenarios) for c in causes)
+    lines = [f"{len(causes)} cause{_s(len(causes))}, {affected} scenario{_s(affected)} affected:"]
+    for number, cause in enumerate(causes, start=1):
+        marks = ["accepted task lost"] if cause.loss else []
+        marks += ["seen by the preflight"] if cause.seen_by_preflight else []
+        note = f"  [{'; '.join(marks)}]" if marks else ""
+        lines.append(f"  {number}. {cause.said}{note}")
+        for scenario in cause.scenarios:
+            said = scenario.diagnosis.said if scenario.diagnosis else ""
+            own = f": {said}" if verbose and said and said != cause.said else ""
+            lines.append(f"     [{scenario.priority or '?'}] {scenario.name}{own}")
+    return lines
+
+
+def _not_verified(scenarios: Sequence[Scenario]) -> list[str]:
+    lines: list[str] = []
+    if flaky := [s for s in scenarios if s.outcome == "flaky"]:
+        lines += ["", "flaky (failed, then passed on a rerun):"]
+        lines += [f"  - [{s.priority or '?'}] {s.name} [{', '.join(s.attempts)}]" for s in flaky]
+    if skipped := [s for s in scenarios if s.outcome == "skipped"]:
+        lines += ["", "not verified (skipped):"]
+        lines += [f"  - [{s.priority or '?'}] {s.name}: {s.skip_reason}" for s in skipped]
+    policy = Counter(
+        (s.skip_reason or "").removeprefix(f"{POLICY}: ") for s in scenarios if s.outcome == POLICY
+    )
+    for reason, count in policy.items():
+        lines += ["", f"{POLICY}: {count} scenario{_s(count)} ({reason})"]
+    return lines
+
+
+def component_table(components: Iterable[Component]) -> list[str]:
     """API, database, queue, workers: status, latency, detail; 'not checked' when missing."""
-    by_name = {c["name"]: c for c in components}
+    by_name = {c.name: c for c in components}
     rows = [("component", "status", "latency", "detail")]
     for name in (*_COMPONENTS, *(n for n in by_name if n not in _COMPONENTS)):
         component = by_name.get(name)
+        title = _COMPONENT_TITLES.get(name, name)
         if component is None:
-            rows.append((_COMPONENT_TITLES.get(name, name), "unknown", "-", "not checked"))
+            rows.append((title, "unknown", "-", "not checked"))
             continue
-        latency = component.get("latency_ms")
-        rows.append(
-            (
-                _COMPONENT_TITLES.get(name, name),
-                str(component.get("status", "unknown")),
-                f"{latency:.1f} ms" if isinstance(latency, (int, float)) else "-",
-                str(component.get("detail") or ""),
-            )
-        )
+        latency = component.latency_ms
+        shown = f"{latency:.1f} ms" if latency is not None else "-"
+        rows.append((title, component.status, shown, component.detail))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     return [
         f"  {row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:>{widths[2]}}  {row[3]}".rstrip()
@@ -97,12 +124,3 @@ def fingerprint_line(fingerprint: Mapping[str, Any] | None) -> str:
     known = {"alembic_revision", "queue", "api_version"}
     parts += [f"{key} {value}" for key, value in fingerprint.items() if key not in known]
     return " · ".join(parts)
-
-
-def failure_line(scenario: Mapping[str, Any]) -> str:
-    """'[p1] scenario name: workers: no worker is consuming quantum_tasks (0 consumers)'."""
-    diagnosis = scenario.get("diagnosis") or {}
-    message = diagnosis.get("message") or "failed without a diagnosis (see the HTML report)"
-    component = diagnosis.get("component")
-    said = f"{component}: {message}" if component else message
-    return f"[{scenario.get('priority') or '?'}] {scenario['name']}: {said}"

@@ -6,13 +6,18 @@ checks the exit code, the verdict, the reports and that no secret reaches any of
 
 from __future__ import annotations
 
+import asyncio
 import os
+import re
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import asyncpg
+import httpx
 import pytest
 
 from tests.support.verify_process import VerifyRun, run_verify
@@ -97,7 +102,7 @@ def test_healthy_stack_is_go_with_all_reports_consistent(healthy_serial: VerifyR
     assert scenarios, "the run record lists no scenario"
     assert record["counts"]["failed"] == 0
     assert {s["priority"] for s in scenarios} >= {"p1", "p2"}
-    assert all(s["steps"] and s["outcome"] in ("passed", "skipped") for s in scenarios)
+    assert all(s["steps"] and s["outcome"] in ("passed", "not run by policy") for s in scenarios)
     # The four reports and the run record describe the same scenarios.
     nodeids = sorted(s["nodeid"] for s in scenarios)
     assert sorted(t["nodeid"] for t in run.load("report.json")["tests"]) == nodeids
@@ -107,7 +112,9 @@ def test_healthy_stack_is_go_with_all_reports_consistent(healthy_serial: VerifyR
     assert len(cucumber_scenarios(run)) == len(started)
     html = (run.reports / "report.html").read_text()
     assert html.count("gherkin-steps") >= len(nodeids)
-    assert run.stdout.rstrip().splitlines()[-1].startswith("GO: ")
+    # The local profile has no real users: the live-traffic scenario is not run by policy.
+    assert run.stdout.rstrip().splitlines()[-1].startswith("GO (without live-traffic checks): ")
+    assert record["scope"] == "without live-traffic checks"
     for line in ("API", "database", "queue", "workers", "fingerprint: alembic 0002"):
         assert line in run.stdout
 
@@ -130,11 +137,16 @@ def test_no_secret_of_the_stack_appears_in_a_healthy_run(
         assert [name for name, text in run.texts() if any(s in text for s in secrets)] == []
 
 
-def test_stopped_workers_give_no_go_naming_the_workers(
+def test_stopped_workers_give_no_go_naming_the_workers_as_one_cause_on_one_screen(
     local_stack: Any, stopped_workers: None, tmp_path: Path
 ) -> None:
-    run = run_verify(tmp_path, ["-m", "p1"], stack_environment(local_stack))
+    run = run_verify(tmp_path, [], stack_environment(local_stack))
     assert run.code == 1, run.output[-3000:]
+    lines = run.output.splitlines()
+    assert len(lines) <= 40, run.output
+    assert "1. workers: no worker is consuming quantum_tasks (0 consumers)" in run.stdout
+    assert re.search(r"^1 cause, \d+ scenarios affected:$", run.stdout, re.MULTILINE), run.stdout
+    assert not [line for line in lines if "Traceback" in line or "_pytest" in line]
     record = run.load("run.json")
     assert record["verdict"] == "NO-GO"
     workers = next(c for c in record["components"] if c["name"] == "workers")
@@ -163,6 +175,7 @@ def test_wrong_database_password_is_no_go_in_seconds_naming_the_database_masked(
     assert record["preflight"]["ok"] is False
     assert any(line.startswith("database: ") for line in record["preflight"]["failures"])
     assert "database" in run.stdout.rstrip().splitlines()[-1]
+    assert "_pytest.outcomes.Exit" not in run.output  # the preflight lines say it all
     assert "***" in record["environment"]["database_url"]
     secrets = {WRONG_PASSWORD, *secrets_of(local_stack.suite_env())}
     assert [name for name, text in run.texts() if any(s in text for s in secrets)] == []
@@ -177,3 +190,65 @@ def test_resilience_scenarios_pass_and_leave_the_stack_as_found(
     assert outcomes and set(outcomes) == {"passed"}, outcomes  # none skipped: a controller exists
     components = {c.name: c.state for c in local_stack.status()}
     assert set(components.values()) == {"up"}, components
+
+
+BELL = (
+    'OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[2] q;\nbit[2] c;\nh q[0];\ncx q[0], q[1];\n'
+    "c = measure q;\n"
+)
+
+
+@pytest.fixture
+def real_traffic(local_stack: Any) -> Iterator[None]:
+    """Two tasks submitted as a real user would (no suite marker), finished, then deleted."""
+    env = local_stack.suite_env()
+    ids = [
+        httpx.post(
+            f"{env['QTASK_API_URL']}/tasks", json={"qc": BELL, "shots": 100}, timeout=10
+        ).json()["task_id"]
+        for _ in range(2)
+    ]
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(
+            httpx.get(f"{env['QTASK_API_URL']}/tasks/{i}", timeout=10).json()["status"]
+            != "completed"
+            for i in ids
+        ):
+            time.sleep(0.2)
+        # Submitted "30 s ago", past the processing limit, rather than waiting that long.
+        asyncio.run(_execute(env["QTASK_DATABASE_URL"], BACKDATE, ids))
+        yield
+    finally:
+        asyncio.run(_execute(env["QTASK_DATABASE_URL"], DELETE, ids))
+
+
+BACKDATE = (
+    "UPDATE tasks SET submitted_at = submitted_at - interval '30 seconds'"
+    " WHERE task_id::text = ANY($1::text[])"
+)
+DELETE = "DELETE FROM tasks WHERE task_id::text = ANY($1::text[])"
+
+
+async def _execute(url: str, statement: str, ids: list[str]) -> None:
+    connection = await asyncpg.connect(url)
+    try:
+        await connection.execute(statement, ids)
+    finally:
+        await connection.close()
+
+
+def test_production_profile_reaches_go_with_read_only_checks_on_a_healthy_stack(
+    local_stack: Any, real_traffic: None, tmp_path: Path
+) -> None:
+    run = run_verify(tmp_path, [], stack_environment(local_stack, QTASK_ENV="production"))
+    assert run.code == 0, run.output[-3000:]
+    record = run.record
+    assert (record["verdict"], record["scope"]) == ("GO", "read-only checks")
+    outcomes = {s["name"]: s["outcome"] for s in run.scenarios()}
+    assert outcomes["Recent real tasks finish within the processing time limit"] == "passed"
+    assert {o for o in outcomes.values()} == {"passed", "not run by policy"}
+    mutating = [s for s in run.scenarios() if "mutating" in s["tags"]]
+    assert mutating and all(s["outcome"] == "not run by policy" for s in mutating)
+    assert run.stdout.rstrip().splitlines()[-1].startswith("GO (read-only checks): ")
+    assert "GO (read-only checks)" in (run.reports / "signoff.html").read_text()

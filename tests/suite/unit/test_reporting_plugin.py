@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -62,6 +63,15 @@ Feature: Demo quality
       | 2 |
 """
 
+FEATURE_P3 = """\
+@p3 @read_only @worker
+Feature: Demo mistakes in step definitions
+
+  Scenario: An async step registered with plain pytest-bdd
+    Given a deployment
+    Then an async check registered the wrong way passes
+"""
+
 STEPS = """\
 import logging
 import os
@@ -75,6 +85,11 @@ from qtask_verify.errors import DeploymentFault, Observation
 from qtask_verify.plugin.performance import record_performance
 
 scenarios("../features")
+
+
+@then("an async check registered the wrong way passes")
+async def _():
+    raise AssertionError("never reached: pytest-bdd does not await this")
 
 
 @given("a deployment")
@@ -135,6 +150,7 @@ from qtask_verify.config import load_environment
 from qtask_verify.plugin.markers import MARKERS
 from qtask_verify.plugin.startup import ENVIRONMENT_KEY, PREFLIGHT_KEY
 from qtask_verify.deployment.preflight import ComponentHealth, PreflightReport
+from qtask_verify.plugin import pytest_bdd_before_step_call  # the real wiring
 
 
 def pytest_configure(config):
@@ -168,7 +184,7 @@ def pytest_sessionstart(session):
 INI = """\
 [pytest]
 testpaths = steps
-addopts = --strict-markers -p no:cacheprovider -p fake_engine
+addopts = --strict-markers -p no:asyncio -p fake_engine
 """
 
 ENVIRONMENTS = """\
@@ -201,6 +217,7 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "steps").mkdir()
     (root / "features" / "p1_demo.feature").write_text(FEATURE_P1)
     (root / "features" / "p2_demo.feature").write_text(FEATURE_P2)
+    (root / "features" / "p3_demo.feature").write_text(FEATURE_P3)
     (root / "steps" / "test_demo.py").write_text(STEPS)
     (root / "steps" / "fake_engine.py").write_text(FAKE_ENGINE)
     (root / "suite.ini").write_text(INI)
@@ -231,12 +248,12 @@ def qtask_verify(suite: Path, reports: str, *args: str, **env: str) -> Run:
 
 @pytest.fixture(scope="module")
 def serial(suite: Path) -> Run:
-    return qtask_verify(suite, "serial")
+    return qtask_verify(suite, "serial", "--alluredir", "serial/allure")
 
 
 @pytest.fixture(scope="module")
 def distributed(suite: Path) -> Run:
-    return qtask_verify(suite, "distributed", "-n", "2")
+    return qtask_verify(suite, "distributed", "-n", "2", "--alluredir", "distributed/allure")
 
 
 def all_text(run: Run) -> Iterator[tuple[str, str]]:
@@ -272,9 +289,17 @@ def test_run_record_has_verdict_steps_diagnosis_and_performance(
     record = run.record()
     assert run.code == record["exit_code"] == 1
     assert record["verdict"] == "NO-GO"
-    assert record["reason"].startswith("2 of 4 P1 scenarios failed")
+    assert record["reason"].startswith(
+        "2 causes, 2 scenarios affected (2 P1): workers: no worker is consuming quantum_tasks"
+    )
     assert "1 skipped (not verified): no controller configured" in record["reason"]
-    assert record["counts"] == {"passed": 3, "failed": 2, "skipped": 1, "flaky": 0}
+    assert record["counts"] == {
+        "passed": 3,
+        "failed": 2,
+        "flaky": 0,
+        "skipped": 1,
+        "not run by policy": 0,
+    }
     assert record["environment"]["database_url"] == "postgresql://qtask:***@127.0.0.1:9/qtask"
     assert [c["name"] for c in record["components"]] == ["api", "database", "queue", "workers"]
     scenarios = {s["name"]: s for f in record["features"] for s in f["scenarios"]}
@@ -294,8 +319,8 @@ def test_run_record_has_verdict_steps_diagnosis_and_performance(
     assert skipped["skip_reason"] == "no controller configured for this environment"
     assert [s["outcome"] for s in skipped["steps"]] == ["passed", "skipped", "not run"]
     assert sorted(p["name"] for p in record["performance"]) == ["check 1", "check 2"]
-    assert "workers: no worker is consuming quantum_tasks (0 consumers)" in run.output
-    assert run.output.rstrip().splitlines()[-1].startswith("NO-GO: 2 of 4 P1 scenarios failed")
+    assert "workers: no worker is consuming quantum_tasks  [seen by the preflight]" in run.output
+    assert run.output.rstrip().splitlines()[-1].startswith("NO-GO: 2 causes, 2 scenarios")
 
 
 def cucumber_scenarios(run: Run) -> list[tuple[str, str, tuple[str, ...]]]:
@@ -372,3 +397,112 @@ def test_a_filter_that_selects_nothing_is_a_configuration_error_not_go(suite: Pa
     run = qtask_verify(suite, "none", "-k", "no_such_scenario")
     assert run.code == 2
     assert "no scenario was collected or selected" in run.output
+
+
+@pytest.mark.parametrize("mode", ["serial", "distributed"])
+def test_the_terminal_is_quiet_and_groups_failures_by_cause(
+    mode: str, request: pytest.FixtureRequest
+) -> None:
+    run: Run = request.getfixturevalue(mode)
+    lines = run.output.splitlines()
+    assert not [line for line in lines if "Traceback" in line or "_pytest" in line]
+    assert "2 causes, 2 scenarios affected:" in lines
+    assert "  1. workers: no worker is consuming quantum_tasks  [seen by the preflight]" in lines
+    assert "     [p1] Workers are gone" in lines
+    assert len(lines) <= 40, run.output
+
+
+def test_with_tb_the_traceback_is_back(suite: Path) -> None:
+    run = qtask_verify(suite, "verbose", "--tb=short", "-k", "workers")
+    assert "raise DeploymentFault(" in run.output
+    assert "qtask_verify/bdd.py" not in run.output  # the wrappers hide their frames
+
+
+def _workers_element(run: Run) -> dict:
+    features = run.load("cucumber.json")
+    assert isinstance(features, list)
+    return next(e for f in features for e in f["elements"] if e["name"] == "Workers are gone")
+
+
+@pytest.mark.parametrize("mode", ["serial", "distributed"])
+def test_cucumber_steps_after_a_failure_are_skipped_and_the_message_is_the_diagnosis(
+    mode: str, request: pytest.FixtureRequest
+) -> None:
+    run: Run = request.getfixturevalue(mode)
+    steps = [step["result"] for step in _workers_element(run)["steps"]]
+    assert [s["status"] for s in steps] == ["passed", "failed", "skipped"]
+    assert (
+        steps[1]["error_message"] == "workers: no worker is consuming quantum_tasks (0 consumers)"
+    )
+    assert "error_message" not in steps[2]
+
+
+def test_junit_message_is_the_diagnosis(serial: Run) -> None:
+    junit = ET.parse(serial.reports / "junit.xml").getroot()
+    failure = next(
+        case.find("failure")
+        for case in junit.iter("testcase")
+        if case.get("name", "").startswith("test_workers_are_gone")
+    )
+    assert failure is not None
+    assert failure.get("message") == "workers: no worker is consuming quantum_tasks (0 consumers)"
+    assert "raise DeploymentFault(" in (failure.text or "")  # the traceback stays in the body
+
+
+def _allure_results(run: Run) -> dict[str, dict]:
+    results = {}
+    for path in (run.reports / "allure").glob("*-result.json"):
+        result = json.loads(path.read_text())
+        results[result["name"]] = result
+    return results
+
+
+@pytest.mark.parametrize("mode", ["serial", "distributed"])
+def test_allure_results_have_steps_the_diagnosis_and_the_component_as_category(
+    mode: str, request: pytest.FixtureRequest
+) -> None:
+    run: Run = request.getfixturevalue(mode)
+    results = _allure_results(run)
+    workers = results["Workers are gone"]
+    assert workers["status"] == "failed"
+    assert workers["statusDetails"]["message"] == (
+        "workers: no worker is consuming quantum_tasks (0 consumers)"
+    )
+    assert [s["status"] for s in workers["steps"]] == ["passed", "failed", "skipped"]
+    assert {"name": "severity", "value": "critical"} in workers["labels"]
+    assert results["Everything is up"]["status"] == "passed"
+    categories = json.loads((run.reports / "allure" / "categories.json").read_text())
+    workers_category = next(c for c in categories if c["name"].startswith("workers"))
+    assert re.fullmatch(workers_category["messageRegex"], workers["statusDetails"]["message"])
+    assert "name=local" in (run.reports / "allure" / "environment.properties").read_text()
+
+
+def test_an_async_step_registered_with_plain_pytest_bdd_fails_loudly(suite: Path) -> None:
+    run = qtask_verify(suite, "unawaited", "-m", "p3")
+    [scenario] = [s for f in run.record()["features"] for s in f["scenarios"]]
+    assert scenario["outcome"] == "failed"
+    assert "would never be awaited" in scenario["diagnosis"]["message"]
+    assert run.code == 3  # a P3 failure: GO WITH RISKS, never a silent pass
+
+
+def test_collect_only_verifies_nothing_and_keeps_the_last_reports(suite: Path) -> None:
+    reports = suite / "looking"
+    reports.mkdir()
+    (reports / "run.json").write_text('{"verdict": "GO"}')
+    run = qtask_verify(suite, "looking", "--collect-only")
+    assert run.code == 0, run.output
+    assert "test_workers_are_gone" in run.output
+    assert "--collect-only: nothing was verified" in run.output
+    assert (reports / "run.json").read_text() == '{"verdict": "GO"}'
+    assert not (reports / "history.jsonl").exists()
+
+
+def test_lf_reruns_the_last_failures_and_the_verdict_says_so(suite: Path) -> None:
+    first = qtask_verify(suite, "last-failed")
+    assert first.record()["counts"]["failed"] == 2
+    again = qtask_verify(suite, "last-failed", "--lf")
+    record = again.record()
+    names = sorted(s["name"] for f in record["features"] for s in f["scenarios"])
+    assert names == ["The password leaks in a failure", "Workers are gone"]
+    assert record["scope"] == "selected with --lf"
+    assert (suite / "last-failed" / ".pytest_cache").is_dir()

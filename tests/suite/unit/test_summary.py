@@ -1,4 +1,4 @@
-"""The verdict block printed by qtask-verify, rendered from a run record."""
+"""The verdict block printed by qtask-verify, rendered from a run record: quiet and grouped."""
 
 from __future__ import annotations
 
@@ -6,6 +6,11 @@ from pathlib import Path
 from typing import Any
 
 from qtask_verify.reports.terminal import component_table, fingerprint_line, render
+from qtask_verify.run.record import RunRecord
+
+
+def block(raw: dict[str, Any], reports: list[Path], **options: bool) -> str:
+    return render(RunRecord.from_json(raw), reports, **options)
 
 
 def record(**overrides: Any) -> dict[str, Any]:
@@ -69,7 +74,7 @@ def record(**overrides: Any) -> dict[str, Any]:
 
 
 def test_component_table_lists_all_four_components_even_unchecked_ones() -> None:
-    table = component_table(record()["components"])
+    table = component_table(RunRecord.from_json(record()).components)
     assert [line.split()[0] for line in table] == [
         "component",
         "API",
@@ -91,21 +96,58 @@ def test_fingerprint_line_names_revision_queue_settings_consumers_and_version() 
     assert fingerprint_line(None).startswith("not taken")
 
 
-def test_block_has_diagnoses_skips_flaky_reports_and_ends_with_the_verdict() -> None:
-    text = render(record(), [Path("reports/report.html")])
+def test_block_groups_failures_by_cause_lists_skips_flaky_reports_and_ends_with_the_verdict() -> (
+    None
+):
+    text = block(record(), [Path("reports/signoff.html"), Path("reports/report.html")])
     lines = text.splitlines()
     assert "qtask-verify: NO-GO" in lines[0]
-    assert (
-        "  - [p1] Workers consume: workers: no worker is consuming quantum_tasks (0 consumers)"
-        in lines
-    )
+    at = lines.index("1 cause, 1 scenario affected:")
+    assert lines[at + 1 : at + 3] == [
+        "  1. workers: 0 consumers  [seen by the preflight]",
+        "     [p1] Workers consume",
+    ]
     assert "  - [p2] Persistence: no controller" in lines
-    assert "  - [p2] Latency: AssertionError: slow [attempts: failed, passed]" in lines
-    assert "  reports/report.html" in lines
+    assert "  - [p2] Latency [failed, passed]" in lines
+    assert "reports in reports: signoff.html, report.html" in lines
     assert lines[-1] == "NO-GO: 1 of 4 P1 scenarios failed: Workers consume (exit 1)"
+    assert "Traceback" not in text
+
+
+def test_verbose_block_adds_each_scenario_s_own_diagnosis_under_its_cause() -> None:
+    text = block(record(), [], verbose=True)
+    assert (
+        "     [p1] Workers consume: workers: no worker is consuming quantum_tasks (0 consumers)"
+        in text.splitlines()
+    )
+
+
+def test_one_cause_of_nine_scenarios_fits_on_one_screen() -> None:
+    failed = [
+        {
+            "name": f"Scenario {n}",
+            "priority": "p1" if n < 4 else "p2",
+            "outcome": "failed",
+            "attempts": ["failed"],
+            "diagnosis": {"component": "workers", "message": f"task stayed pending ({n}.0 s)"},
+        }
+        for n in range(9)
+    ]
+    raw = record(features=[{"scenarios": failed}], counts={})
+    lines = block(raw, [Path("reports/signoff.html")]).splitlines()
+    assert "1 cause, 9 scenarios affected:" in lines
+    assert len(lines) <= 32  # the pytest progress above it takes the rest of a 40-line screen
+
+
+def test_the_scope_is_on_the_first_and_the_last_line() -> None:
+    raw = record(verdict="GO", exit_code=0, reason="9 of 24 scenarios passed", features=[],
+                 scope="read-only checks")  # fmt: skip
+    lines = block(raw, []).splitlines()
+    assert "qtask-verify: GO (read-only checks)" in lines[0]
+    assert lines[-1] == "GO (read-only checks): 9 of 24 scenarios passed (exit 0)"
 
 
 def test_failed_preflight_lines_are_shown() -> None:
     failed = {"ok": False, "duration_s": 0.1, "failures": ["database: password refused"]}
-    text = render(record(preflight=failed, features=[]), [])
+    text = block(record(preflight=failed, features=[]), [])
     assert "preflight failed:\n  - database: password refused" in text

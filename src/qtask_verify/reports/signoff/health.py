@@ -12,12 +12,12 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from qtask_verify.reports.signoff.model import Component, Metric, Run
+from qtask_verify.run.record import Component, Metric, RunRecord
 
 MEDIA_TYPE = "application/health+json"
 FILENAME = "verdict.health.json"
 
-_VERDICT_STATUS = {"GO": "pass", "GO WITH RISKS": "warn", "NO-GO": "fail"}
+_VERDICT_STATUS = {"GO": "pass", "GO WITH RISKS": "warn"}  # anything else fails
 _COMPONENT_STATUS = {"up": "pass", "degraded": "warn", "down": "fail", "unknown": "warn"}
 # component name -> (measurement, componentType); the draft's types: component, datastore, system.
 _COMPONENT_CHECK = {
@@ -43,7 +43,7 @@ def _reading(status: str, time: str, output: str, **fields: Any) -> dict[str, An
     return reading
 
 
-def _component_check(c: Component, run: Run, time: str) -> tuple[str, dict[str, Any]]:
+def _component_check(c: Component, run: RunRecord, time: str) -> tuple[str, dict[str, Any]]:
     measurement, component_type = _COMPONENT_CHECK.get(c.name, ("status", "component"))
     value: Any = c.latency_ms
     unit: str | None = "ms"
@@ -80,7 +80,7 @@ def _metric_check(m: Metric, time: str) -> tuple[str, dict[str, Any]]:
     return f"performance:{_camel(m.name)}", reading
 
 
-def _scenario_check(run: Run, time: str) -> tuple[str, dict[str, Any]]:
+def _scenario_check(run: RunRecord, time: str) -> tuple[str, dict[str, Any]]:
     failed = run.counts.get("failed", 0)
     status = "fail" if failed else "warn" if run.counts.get("flaky", 0) else "pass"
     summary = ", ".join(f"{n} {k}" for k, n in run.counts.items())
@@ -94,13 +94,13 @@ def _scenario_check(run: Run, time: str) -> tuple[str, dict[str, Any]]:
     )
 
 
-def document(run: Run) -> dict[str, Any]:
+def document(run: RunRecord) -> dict[str, Any]:
     """The health+json document of a run (JSON-ready)."""
     status = _VERDICT_STATUS.get(run.verdict, "fail")
     time = run.finished_at or run.started_at
     checks: dict[str, list[dict[str, Any]]] = {}
     pairs = [_component_check(c, run, time) for c in run.components]
-    pairs += [_metric_check(m, time) for m in run.performance]
+    pairs += [_metric_check(m, time) for m in run.performance if m.not_measured is None]
     if run.features:
         pairs.append(_scenario_check(run, time))
     for key, reading in pairs:
@@ -111,10 +111,10 @@ def document(run: Run) -> dict[str, Any]:
         doc["version"] = str(api_version)
     doc["serviceId"] = f"qtask:{run.environment_name}"
     doc["description"] = (
-        f"qtask deployment verification of environment '{run.environment_name}': {run.verdict}"
+        f"qtask deployment verification of environment '{run.environment_name}': {run.headline}"
     )
     notes = [run.reason] if run.reason else []
-    notes += [f"preflight: {f}" for f in run.preflight_failures]
+    notes += [f"preflight: {f}" for f in run.preflight.failures]
     if notes:
         doc["notes"] = notes
     if status != "pass":

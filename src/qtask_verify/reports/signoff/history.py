@@ -1,9 +1,11 @@
 """The run history (`history.jsonl`): one JSON line appended per run, read back for the trend.
 
 A team trusts a gate that shows its past, so each line keeps what the trend and a later audit
-need: verdict, time to verdict, each scenario's outcome and attempts (flaky stays visible) and the
-performance figures. Reading tolerates a damaged line (a crash mid-write, a hand edit): it is
-skipped with a note instead of hiding the whole trend.
+need: verdict and scope, time to verdict, each scenario's outcome and attempts (flaky stays
+visible) and the performance figures. Only runs that judged the deployment are recorded: an
+interrupted run or a configuration error never adds a line that could read as a run of the
+deployment. Reading tolerates a damaged line (a crash mid-write, a hand edit): it is skipped with
+a note instead of hiding the whole trend.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qtask_verify.reports.signoff.model import Run
+from qtask_verify.run.record import RunRecord
 
 SCHEMA = "qtask-verify/history/1"
 FILENAME = "history.jsonl"
@@ -25,7 +27,7 @@ class History:
     notes: tuple[str, ...]
 
 
-def entry_for(run: Run) -> dict[str, Any]:
+def entry_for(run: RunRecord) -> dict[str, Any]:
     """The history line of one run (JSON-ready)."""
     return {
         "schema": SCHEMA,
@@ -33,9 +35,10 @@ def entry_for(run: Run) -> dict[str, Any]:
         "time": run.finished_at or run.started_at,
         "environment": run.environment_name,
         "verdict": run.verdict,
+        "scope": run.scope,
         "exit_code": run.exit_code,
         "duration_s": run.duration_s,
-        "preflight_ok": run.preflight_ok,
+        "preflight_ok": run.preflight.ok,
         "counts": dict(run.counts),
         "scenarios": [
             {
@@ -57,6 +60,7 @@ def entry_for(run: Run) -> dict[str, Any]:
                 "p95": m.p95,
                 "threshold": m.threshold,
                 "passed": m.passed,
+                "not_measured": m.not_measured,
             }
             for m in run.performance
         ],
@@ -92,11 +96,14 @@ def read(path: Path) -> History:
     return History(tuple(entries), notes)
 
 
-def append(path: Path, run: Run, history: History) -> bool:
+def append(path: Path, run: RunRecord, history: History) -> bool:
     """Append the run's line unless this run id is already recorded; True if a line was written.
 
-    Publishing the same run twice (a re-render) must not count it twice in the trend.
+    Publishing the same run twice (a re-render) must not count it twice in the trend; a run
+    without a verdict on the deployment (interrupted, not verified, unknown) is not a run of it.
     """
+    if run.decision is None or not run.decision.in_history:
+        return False
     if run.run_id and any(e.get("run_id") == run.run_id for e in history.entries):
         return False
     line = json.dumps(entry_for(run), ensure_ascii=False, separators=(",", ":")) + "\n"

@@ -19,8 +19,10 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from qtask_verify.reports.signoff.model import Feature, Run
+from qtask_verify.plugin.markers import ordered_tags
 from qtask_verify.reports.signoff.trend import Trend
+from qtask_verify.run.causes import Cause
+from qtask_verify.run.record import POLICY, Feature, RunRecord
 
 MISSING = "\u2013"  # an en dash stands for a value the run did not record
 
@@ -28,9 +30,18 @@ VERDICT_MEANING = {
     "GO": "This deployment works: it can be released.",
     "GO WITH RISKS": "This deployment works, with the risks listed below: release knowingly.",
     "NO-GO": "This deployment is broken: do not release it.",
+    "NOT VERIFIED": "Nothing was verified: this run cannot sign off the deployment.",
+    "INTERRUPTED": "The run was interrupted: the deployment was not fully verified.",
     "UNKNOWN": "The run gave no verdict: treat this deployment as unverified.",
 }
-VERDICT_SYMBOL = {"GO": "✔", "GO WITH RISKS": "!", "NO-GO": "✖", "UNKNOWN": "?"}
+VERDICT_SYMBOL = {
+    "GO": "✔",
+    "GO WITH RISKS": "!",
+    "NO-GO": "✖",
+    "NOT VERIFIED": "?",
+    "INTERRUPTED": "‖",
+    "UNKNOWN": "?",
+}
 PRIORITY_MEANING = {
     "p1": "must pass to deploy",
     "p2": "quality",
@@ -46,6 +57,14 @@ class Attention:
     title: str
     detail: str
     anchor: str
+
+
+@dataclass(frozen=True)
+class CauseView:
+    """A root cause and the scenarios it affected, each with its anchor on the page."""
+
+    cause: Cause
+    scenarios: tuple[tuple[str, str, str], ...]  # (name, priority, anchor)
 
 
 def _slug(text: str) -> str:
@@ -111,19 +130,29 @@ def _anchors(features: tuple[Feature, ...]) -> dict[int, str]:
     return anchors
 
 
-def _attention(run: Run, anchors: dict[int, str]) -> list[Attention]:
-    items = [Attention("preflight", "Preflight", f, "#environment") for f in run.preflight_failures]
+def _causes(run: RunRecord, anchors: dict[int, str]) -> list[CauseView]:
+    return [
+        CauseView(c, tuple((s.name, s.priority or "", f"#{anchors[id(s)]}") for s in c.scenarios))
+        for c in run.causes
+    ]
+
+
+def _attention(run: RunRecord, anchors: dict[int, str]) -> list[Attention]:
+    """Everything but the causes (shown above it): preflight, components, flaky, skips, figures."""
+    named = {c.component for c in run.causes}
+    items = [Attention("preflight", "Preflight", f, "#environment") for f in run.preflight.failures]
     items += [
         Attention("component", f"{c.name} is {c.status}", c.detail, "#components")
         for c in run.components
-        if c.status in ("down", "degraded")
+        if c.status in ("down", "degraded") and c.name not in named
     ]
     for s in run.scenarios:
-        if s.outcome in ("failed", "flaky"):
-            detail = s.diagnosis.message if s.diagnosis else ""
-            if s.outcome == "flaky":
-                detail = f"failed, then passed on a rerun ({' → '.join(s.attempts)})"
+        if s.outcome == "flaky":
+            detail = f"failed, then passed on a rerun ({' → '.join(s.attempts)})"
             items.append(Attention(s.outcome, s.name, detail, f"#{anchors[id(s)]}"))
+        elif s.outcome == "skipped":
+            detail = f"not verified: {s.skip_reason or 'no reason was given'}"
+            items.append(Attention("skipped", s.name, detail, f"#{anchors[id(s)]}"))
     items += [
         Attention(
             "performance",
@@ -150,7 +179,7 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def render(run: Run, trend: Trend, history_notes: tuple[str, ...]) -> str:
+def render(run: RunRecord, trend: Trend, history_notes: tuple[str, ...]) -> str:
     """The whole page as one HTML string."""
     anchors = _anchors(run.features)
     stylesheet = files("qtask_verify.reports.signoff").joinpath("signoff.css").read_text("utf-8")
@@ -162,11 +191,15 @@ def render(run: Run, trend: Trend, history_notes: tuple[str, ...]) -> str:
             trend=trend,
             history_notes=history_notes,
             scenarios_of=[[(s, anchors[id(s)]) for s in f.scenarios] for f in run.features],
+            causes=_causes(run, anchors),
             attention=_attention(run, anchors),
             fingerprint=_flatten("", run.fingerprint),
-            meaning=VERDICT_MEANING[run.verdict],
-            symbol=VERDICT_SYMBOL[run.verdict],
+            meaning=VERDICT_MEANING.get(run.verdict, VERDICT_MEANING["UNKNOWN"]),
+            symbol=VERDICT_SYMBOL.get(run.verdict, "?"),
             priority_meaning=PRIORITY_MEANING,
+            ordered_tags=ordered_tags,
+            policy=POLICY,
+            outcomes=("passed", "failed", "flaky", "skipped", POLICY),
             zip=zip,
             stylesheet=Markup(stylesheet),  # a package file, not run data
         )

@@ -2,6 +2,10 @@
 
 Only the environment being signed off is shown: a laptop's runs say nothing about staging. The
 chart's geometry is computed here (numbers only) so the template stays free of arithmetic.
+
+A bar's height is the time to verdict of a run that found the deployment working (GO, GO WITH
+RISKS). A run that did not (NO-GO) is drawn at full height in its colour, its time written on it:
+a deployment that fails in two seconds must never look better than one that passes in twenty.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ CHART_TOP = 18.0  # room for the duration label above a bar
 BAR_WIDTH = 30.0
 BAR_GAP = 12.0
 AXIS_WIDTH = 56.0  # room for the scale label on the left
+WORKING = ("GO", "GO WITH RISKS")  # verdicts whose bar is scaled by the time to verdict
 
 
 @dataclass(frozen=True)
@@ -23,12 +28,14 @@ class TrendRun:
     run_id: str
     time: str
     verdict: str
+    scope: str | None
     duration_s: float | None
     p95: tuple[tuple[float | None, bool], ...]  # per metric: (p95, over its threshold)
     flaky: int
     current: bool
     x: float
     bar_height: float
+    scaled: bool  # False: drawn at full height, the run did not find the deployment working
 
 
 @dataclass(frozen=True)
@@ -48,7 +55,9 @@ def _number(value: Any) -> float | None:
 
 def _performance(entry: dict[str, Any]) -> list[dict[str, Any]]:
     perf = entry.get("performance")
-    return [m for m in perf if isinstance(m, dict)] if isinstance(perf, list) else []
+    if not isinstance(perf, list):
+        return []
+    return [m for m in perf if isinstance(m, dict) and not m.get("not_measured")]
 
 
 def _flaky(entry: dict[str, Any]) -> int:
@@ -56,6 +65,10 @@ def _flaky(entry: dict[str, Any]) -> int:
     if not isinstance(scenarios, list):
         return 0
     return sum(1 for s in scenarios if isinstance(s, dict) and s.get("outcome") == "flaky")
+
+
+def _working(entry: dict[str, Any]) -> bool:
+    return entry.get("verdict") in WORKING
 
 
 def build(entries: Sequence[dict[str, Any]], environment: str, current_run_id: str) -> Trend:
@@ -67,7 +80,11 @@ def build(entries: Sequence[dict[str, Any]], environment: str, current_run_id: s
             key = (str(m.get("name", "")), str(m.get("unit", "")))
             if key not in metrics:
                 metrics.append(key)
-    durations = [d for d in (_number(e.get("duration_s")) for e in mine) if d is not None]
+    durations = [
+        d
+        for d in (_number(e.get("duration_s")) for e in mine if _working(e))
+        if d is not None
+    ]
     longest = max(durations, default=0.0) or 1.0
     runs = []
     for i, entry in enumerate(mine):
@@ -76,17 +93,24 @@ def build(entries: Sequence[dict[str, Any]], environment: str, current_run_id: s
             for m in _performance(entry)
         }
         duration = _number(entry.get("duration_s"))
+        scaled = _working(entry)
         runs.append(
             TrendRun(
                 run_id=str(entry.get("run_id", "")),
                 time=str(entry.get("time", "")),
                 verdict=str(entry.get("verdict", "UNKNOWN")),
+                scope=str(entry["scope"]) if entry.get("scope") else None,
                 duration_s=duration,
                 p95=tuple(p95_by_name.get(name, (None, False)) for name, _ in metrics),
                 flaky=_flaky(entry),
                 current=bool(current_run_id) and entry.get("run_id") == current_run_id,
                 x=AXIS_WIDTH + BAR_GAP + i * (BAR_WIDTH + BAR_GAP),
-                bar_height=max(2.0, CHART_HEIGHT * (duration or 0.0) / longest),
+                bar_height=(
+                    max(2.0, CHART_HEIGHT * min((duration or 0.0) / longest, 1.0))
+                    if scaled
+                    else CHART_HEIGHT
+                ),
+                scaled=scaled,
             )
         )
     return Trend(
