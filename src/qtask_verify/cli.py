@@ -324,6 +324,9 @@ def _restore_in_background(environment: Environment, suite: Suite) -> tuple[int,
     log = directory / RESTORE_LOG
     argv = [sys.executable, "-m", "qtask_verify.cli", "restore", "--env", environment.name]
     with log.open("ab") as output:
+        started = time.strftime("%Y-%m-%d %H:%M:%S")
+        output.write(f"--- {started}: after the interrupted run {os.getpid()}\n".encode())
+        output.flush()
         process = subprocess.Popen(
             [*argv, "--after", str(os.getpid())],
             cwd=Path.cwd(),

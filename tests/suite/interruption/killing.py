@@ -164,12 +164,18 @@ def open_changes(identity_of_stack: DeploymentIdentity) -> list[JournalEntry]:
     return [e for e in JOURNAL.entries() if not e.undone and e.identity.matches(identity_of_stack)]
 
 
-def restorer_lines(pid: int | None) -> list[str]:
-    """What the background `qtask-verify restore` said (its log is shared: the last lines)."""
-    if pid is None or not RESTORE_LOG.is_file():
+def restorer_lines(run_pid: int) -> list[str]:
+    """What the background `qtask-verify restore` of the stopped run ``run_pid`` said."""
+    if not RESTORE_LOG.is_file():
         return []
     lines = RESTORE_LOG.read_text(errors="replace").splitlines()
-    return [line for line in lines[-3:] if line.startswith("qtask-verify: ")]
+    header = f": after the interrupted run {run_pid}"
+    starts = [i for i, line in enumerate(lines) if line.startswith("--- ") and header in line]
+    if not starts:
+        return []
+    section = lines[starts[-1] + 1 :]
+    ends = [i for i, line in enumerate(section) if line.startswith("--- ")]
+    return section[: ends[0]] if ends else section
 
 
 def wait_gone(pid: int | None, within_s: float = 90.0) -> None:

