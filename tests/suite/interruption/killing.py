@@ -13,7 +13,7 @@ import re
 import signal
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,8 +78,10 @@ def interrupt(
     moment: Moment,
     signum: signal.Signals,
     timeout_s: float = 120.0,
+    also: Callable[[int], bool] = lambda pid: True,
 ) -> Interrupted:
-    """Run `qtask-verify`, send ``signum`` at ``moment``, wait (bounded) until it has ended."""
+    """Run `qtask-verify`, send ``signum`` at ``moment`` (once ``also(pid)`` holds too), wait
+    (bounded) until it has ended."""
     started = time.monotonic()
     out, err = reports.with_suffix(".stdout"), reports.with_suffix(".stderr")
     reports.parent.mkdir(parents=True, exist_ok=True)
@@ -93,7 +95,9 @@ def interrupt(
             start_new_session=True,  # like a terminal's job: the signal reaches it alone
         )
         deadline = started + timeout_s
-        while process.poll() is None and not moment.reached(_entries_of(process.pid)):
+        while process.poll() is None and not (
+            moment.reached(_entries_of(process.pid)) and also(process.pid)
+        ):
             assert time.monotonic() < deadline, f"{moment} not reached in {timeout_s:.0f} s"
             time.sleep(_POLL_S)
         time.sleep(moment.delay_s)
