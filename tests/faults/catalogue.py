@@ -510,7 +510,7 @@ FAULTS: tuple[Fault, ...] = (
         PREFLIGHT,
         r"^api: http://127\.0\.0\.1:\d+ does not serve the task-queue API: GET /health answered "
         r"404",
-        10,
+        15,
         P1,
         suite_api_url_is_another_service,
     ),
@@ -521,7 +521,7 @@ FAULTS: tuple[Fault, ...] = (
         PREFLIGHT,
         r"^database: the profile declares a read-only account, but user \"qtask\" at .* may "
         r"write to tasks, status_history",
-        10,
+        15,
         ("-m", "p1 and read_only"),
         suite_account_may_write,
     ),
