@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 GHERKIN_VENV ?= .venv-gherkin
 GHERKIN_STAMP := $(GHERKIN_VENV)/.installed
 
-.PHONY: venv system-deps up down status verify test lint format bench clean
+.PHONY: venv system-deps up down status verify test lint format bench clean fresh-machine-test
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,9 +36,12 @@ down: venv
 status: venv
 	$(BIN)/qtask-stack status
 
+# The stack the other commands would use (./.qtask-stack, or the one started from here that runs
+# elsewhere), so that the suite reads that stack's stack.env and controls that stack.
 verify: venv
-	$(BIN)/qtask-stack up
-	$(BIN)/qtask-verify
+	@dir="$$($(BIN)/qtask-stack where)" && \
+	QTASK_STACK_DIR="$$dir" $(BIN)/qtask-stack up && \
+	QTASK_STACK_DIR="$$dir" $(BIN)/qtask-verify
 
 lint: venv $(GHERKIN_STAMP)
 	$(BIN)/ruff check .
@@ -59,6 +62,11 @@ test: venv system-deps lint
 bench: venv
 	$(BIN)/python -m benchmarks
 
+# The README's two commands on a fresh Debian root (debootstrap), as root; ~20 min, not in CI.
+fresh-machine-test:
+	@bash scripts/fresh-machine-test
+
 clean:
 	-$(BIN)/qtask-stack down
+	-$(BIN)/qtask-stack --state-dir .qtask-stack destroy
 	rm -rf $(VENV) $(GHERKIN_VENV) reports .qtask-stack

@@ -4,13 +4,18 @@ A cluster of its own (initdb into the state directory), listening only on 127.0.
 stack's port and on no Unix socket, so it never meets the system's PostgreSQL or another stack's.
 Authentication is scram for everyone, the superuser included (its password lives in state.json),
 because any local user can reach a TCP port. PostgreSQL refuses to run as root: then the cluster
-belongs to the `postgres` system user, which must be able to traverse to the data directory.
+belongs to the `postgres` system user, which must be able to traverse to the data directory. When
+it cannot reach the state directory (a clone in /root, a 0700 temporary directory), the cluster
+lives in a root-owned, traversable directory of its own instead, `/var/lib/qtask-stack/<stack id>`
+(the id is derived from the state directory's path, so stacks never share one); state.json
+records where, and `discard` removes it with the stack.
 """
 
 from __future__ import annotations
 
 import os
 import pwd
+import shutil
 import signal
 import stat
 import subprocess
@@ -18,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from qtask_stack.binaries import Binaries
-from qtask_stack.errors import ComponentError, StateDirError
+from qtask_stack.errors import ComponentError
 from qtask_stack.process import Launcher, log_tail
 from qtask_stack.state import DATABASE, DB_USER, HOST, SUPERUSER, StackState
 
@@ -26,24 +31,30 @@ COMPONENT = "database"
 STOP_SIGNAL = signal.SIGINT  # "fast" shutdown: SIGTERM would wait for every client to leave
 SYSTEM_USER = "postgres"
 START_TIMEOUT_S = 30.0
+EXTERNAL_ROOT = Path("/var/lib/qtask-stack")
 
 
 class PostgresCluster:
     """One private cluster: create it once, start it, make the service's role and database."""
 
     def __init__(self, state_dir: Path, state: StackState, binaries: Binaries, log_dir: Path):
-        self.base_dir = state_dir / "postgres"
+        self._user = SYSTEM_USER if os.geteuid() == 0 else None
+        if state.postgres_dir is None:
+            state.postgres_dir = str(self._choose_location(state_dir, state.stack_id))
+        self.base_dir = Path(state.postgres_dir)
         self.data_dir = self.base_dir / "data"
         self.log_path = log_dir / "postgres.log"
-        self._state_dir = state_dir
         self._state = state
         self._binaries = binaries
-        self._user = SYSTEM_USER if os.geteuid() == 0 else None
 
     def ensure_initialized(self) -> None:
         """initdb on first use; a no-op when the cluster exists."""
         if (self.data_dir / "PG_VERSION").exists():
             return
+        if self.base_dir.parent.parent == EXTERNAL_ROOT:
+            for directory in (EXTERNAL_ROOT, self.base_dir.parent):
+                directory.mkdir(mode=0o711, exist_ok=True)
+                directory.chmod(0o711)
         self.base_dir.mkdir(mode=0o700, exist_ok=True)
         pwfile = self.base_dir / "superuser.pw"
         pwfile.write_text(self._state.credentials.postgres_superuser + "\n")
@@ -154,16 +165,30 @@ class PostgresCluster:
         return {"user": self._user, "group": self._user, "extra_groups": []}
 
     def _hand_over_to_system_user(self, pwfile: Path) -> None:
-        """Give the cluster's directory to `postgres` and check that it can get there."""
+        """Give the cluster's directory to `postgres` (its location is reachable by it)."""
         account = pwd.getpwnam(SYSTEM_USER)
         for path in (self.base_dir, pwfile):
             os.chown(path, account.pw_uid, account.pw_gid)
-        state_mode = self._state_dir.stat().st_mode
-        self._state_dir.chmod(stat.S_IMODE(state_mode) | stat.S_IXOTH)
-        for ancestor in self._state_dir.resolve().parents:
-            info = ancestor.stat()
-            if info.st_uid != account.pw_uid and not info.st_mode & stat.S_IXOTH:
-                raise StateDirError(
-                    f"the {SYSTEM_USER} user cannot reach the state directory: {ancestor} is not "
-                    "searchable by others; choose a state directory elsewhere"
-                )
+
+    def _choose_location(self, state_dir: Path, stack_id: str) -> Path:
+        """Inside the state directory, unless `postgres` must run it and cannot get there."""
+        inside = state_dir / "postgres"
+        if self._user is None:
+            return inside
+        account = pwd.getpwnam(self._user)
+        ancestors = state_dir.resolve().parents
+        if all(_traversable(path, account.pw_uid) for path in ancestors):
+            # Only the state directory itself needs opening, and only for traversal.
+            state_dir.chmod(stat.S_IMODE(state_dir.stat().st_mode) | stat.S_IXOTH)
+            return inside
+        return EXTERNAL_ROOT / stack_id / "postgres"
+
+
+def remove_external_cluster(stack_id: str) -> None:
+    """Delete `/var/lib/qtask-stack/<stack id>`, if there: the stack is destroyed or new."""
+    shutil.rmtree(EXTERNAL_ROOT / stack_id, ignore_errors=True)
+
+
+def _traversable(path: Path, uid: int) -> bool:
+    info = path.stat()
+    return info.st_uid == uid or bool(info.st_mode & stat.S_IXOTH)

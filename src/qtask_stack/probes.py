@@ -34,13 +34,13 @@ def http_ok(url: str, auth: tuple[str, str] | None = None) -> bool:
         return False
 
 
-def consumer_ports(management_url: str, auth: tuple[str, str], queue: str) -> set[int]:
-    """Client ports of the AMQP connections that consume from a queue of vhost `/`.
+def consumer_ports(management_url: str, auth: tuple[str, str], vhost: str, queue: str) -> set[int]:
+    """Client ports of the AMQP connections that consume from a queue of a vhost.
 
     Matching them against a process's own sockets tells which process consumes, where a bare
     consumer count would still include a worker that was just killed.
     """
-    url = f"{management_url}/api/consumers/{quote('/', safe='')}"
+    url = f"{management_url}/api/consumers/{quote(vhost, safe='')}"
     try:
         response = httpx.get(url, auth=auth, timeout=_TIMEOUT_S)
         if response.status_code != 200:

@@ -4,19 +4,24 @@ The node runs from the Debian package's scripts in /usr/lib/rabbitmq/bin, not th
 wrapper (which switches to the `rabbitmq` user and reads /etc/rabbitmq). Everything the scripts
 would take from the system is pointed into the state directory: HOME (the Erlang cookie), the
 config and env files, the database, the logs and the enabled plugins. It has its own epmd on a
-private port, so it neither depends on nor leaves behind a system-wide epmd daemon. Its only user
-is created from the config file on the first boot (an administrator with a generated password);
-`guest` is never created, because `default_user` replaces it.
+private port, so it neither depends on nor leaves behind a system-wide epmd daemon. Its users,
+vhosts and permissions come from a definitions file (`accounts`) imported on every boot; `guest`
+is never created, since a node that imports definitions at boot seeds no default user.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
+import httpx
+
+from qtask_stack import accounts
 from qtask_stack.binaries import Binaries
+from qtask_stack.errors import StackError
 from qtask_stack.probes import http_ok, tcp_open
 from qtask_stack.process import Launcher
-from qtask_stack.state import BROKER_USER, HOST, StackState, write_private
+from qtask_stack.state import HOST, StackState, write_private
 
 COMPONENT = "broker"
 EPMD = "epmd"
@@ -25,6 +30,7 @@ EPMD_TIMEOUT_S = 10.0
 # Statistics drive the management API's consumer counts; the default (5 s) would make `up` wait
 # that long for a worker to show up as consuming.
 _STATS_INTERVAL_MS = 1000
+_MANAGEMENT_TIMEOUT_S = 10.0
 
 
 class RabbitNode:
@@ -39,22 +45,23 @@ class RabbitNode:
         self._binaries = binaries
 
     def write_config(self) -> None:
-        """(Re)write the node's files; the password only matters on the node's first boot."""
+        """(Re)write the node's files; the definitions are imported again on every boot."""
         for directory in (self.base_dir, self.base_dir / "home", self.base_dir / "mnesia"):
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         (self.log_dir / "rabbitmq").mkdir(mode=0o700, parents=True, exist_ok=True)
         ports = self._state.ports
+        definitions_path = self.base_dir / "definitions.json"
+        write_private(
+            definitions_path,
+            accounts.definitions(self._state.vhost, self._state.broker_passwords()),
+        )
         config = "\n".join(
             [
                 f"listeners.tcp.1 = {HOST}:{ports.amqp}",
                 f"management.tcp.ip = {HOST}",
                 f"management.tcp.port = {ports.management}",
-                f"default_user = {BROKER_USER}",
-                f"default_pass = {self._state.credentials.broker}",
-                "default_user_tags.administrator = true",
-                "default_permissions.configure = .*",
-                "default_permissions.read = .*",
-                "default_permissions.write = .*",
+                "definitions.import_backend = local_filesystem",
+                f"definitions.local.path = {definitions_path}",
                 f"collect_statistics_interval = {_STATS_INTERVAL_MS}",
                 "",
             ]
@@ -90,8 +97,7 @@ class RabbitNode:
     def is_ready(self) -> bool:
         """AMQP port open and an authenticated management request answered."""
         return tcp_open(HOST, self._state.ports.amqp) and http_ok(
-            f"{self._state.management_url()}/api/overview",
-            auth=(BROKER_USER, self._state.credentials.broker),
+            f"{self._state.management_url()}/api/overview", auth=admin_auth(self._state)
         )
 
     def node_env(self) -> dict[str, str]:
@@ -116,3 +122,35 @@ class RabbitNode:
             "ERL_EPMD_PORT": str(ports.epmd),
             "ERL_EPMD_ADDRESS": HOST,
         }
+
+
+def admin_auth(state: StackState) -> tuple[str, str]:
+    """The stack's administrator credentials for the Management API."""
+    return accounts.ADMIN.name, state.broker_password(accounts.ADMIN)
+
+
+def tracing(state: StackState, enabled: bool | None = None) -> bool:
+    """Switch the vhost's message tracing (the firehose) on or off; returns whether it is on.
+
+    `None` only reads it. Switching needs an administrator, which is why the stack does it with
+    its own account and the suite, on the verifier's, asks the stack (`qtask-stack trace on`).
+    """
+    url = f"{state.management_url()}/api/vhosts/{quote(state.vhost, safe='')}"
+    try:
+        with httpx.Client(auth=admin_auth(state), timeout=_MANAGEMENT_TIMEOUT_S) as http:
+            if enabled is not None:
+                answer = http.put(url, json={"tracing": enabled})
+                if answer.status_code not in (201, 204):
+                    raise StackError(
+                        f"the broker refused to switch tracing on vhost {state.vhost!r}: "
+                        f"{answer.status_code}"
+                    )
+            answer = http.get(url)
+    except httpx.HTTPError as error:
+        raise StackError(
+            f"the broker's Management API at {state.management_url()} does not answer: "
+            f"{type(error).__name__}; is the broker up (`qtask-stack status`)?"
+        ) from None
+    if answer.status_code != 200:
+        raise StackError(f"the broker answered {answer.status_code} for vhost {state.vhost!r}")
+    return bool(answer.json().get("tracing"))

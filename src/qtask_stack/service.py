@@ -15,7 +15,8 @@ from pathlib import Path
 from qtask_stack.errors import ComponentError
 from qtask_stack.probes import consumer_ports, http_ok, process_ports_to
 from qtask_stack.process import Launcher, log_tail
-from qtask_stack.state import BROKER_USER, StackState
+from qtask_stack.rabbitmq import admin_auth
+from qtask_stack.state import StackState
 
 API = "api"
 WORKER = "worker"
@@ -70,14 +71,14 @@ def worker_launcher(
     state: StackState, index: int, argv: Sequence[str], env: dict[str, str], log_dir: Path
 ) -> Launcher:
     """One worker, ready when the broker lists a consumer of the task queue on its connection."""
-    auth = (BROKER_USER, state.credentials.broker)
+    auth = admin_auth(state)
     launcher: Launcher
 
     def consuming() -> bool:
         assert launcher.process is not None
         own_ports = process_ports_to(launcher.process.pid, state.ports.amqp)
         return bool(own_ports) and bool(
-            own_ports & consumer_ports(state.management_url(), auth, QUEUE)
+            own_ports & consumer_ports(state.management_url(), auth, state.vhost, QUEUE)
         )
 
     launcher = Launcher(

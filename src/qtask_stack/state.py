@@ -4,6 +4,9 @@ Ports and credentials are chosen once, on the first `up`, and kept here so that 
 answers on the same addresses with the same passwords (environment files and running clients stay
 valid). Pids are recorded with their process start time so that a recycled pid is never mistaken
 for one of ours. Both files hold secrets: they are written atomically with mode 0600.
+
+`stack.env` holds what the suite needs and no more: the verifier's broker account (see
+`accounts`), never the administrator's, which the stack keeps for itself (`admin_env`).
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ import socket
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
+from qtask_stack.accounts import ADMIN, DEFAULT_VHOST, SERVICE, VERIFIER, BrokerAccount
 from qtask_stack.errors import StateDirError
 
 STATE_FILE = "state.json"
@@ -24,8 +29,11 @@ ENV_FILE = "stack.env"
 HOST = "127.0.0.1"
 DATABASE = "qtask"
 DB_USER = "qtask"
-BROKER_USER = "qtask"
 SUPERUSER = "postgres"
+
+
+def _new_password() -> str:
+    return secrets.token_urlsafe(24)
 
 
 @dataclass
@@ -50,11 +58,17 @@ class Ports:
 
 @dataclass
 class Credentials:
-    """Generated passwords; never printed except by `qtask-stack env`."""
+    """Generated passwords; never printed except by `qtask-stack env`.
+
+    `broker` is the service's account; the administrator's and the verifier's passwords have
+    defaults so that a state file written before they existed still loads (they are new then).
+    """
 
     postgres_superuser: str
     database: str
     broker: str
+    broker_admin: str = field(default_factory=_new_password)
+    broker_verifier: str = field(default_factory=_new_password)
 
 
 @dataclass
@@ -67,6 +81,18 @@ class StackState:
     workers: int
     database_bootstrapped: bool = False
     processes: dict[str, ProcessRecord] = field(default_factory=dict)
+    vhost: str = DEFAULT_VHOST
+    # The service's command lines and extra variables, kept so that a later `start`/`restart` (a
+    # controller's, say) runs the same service the same way; None means the reference service.
+    api_argv: list[str] | None = None
+    worker_argv: list[str] | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+    # Where the PostgreSQL cluster lives (chosen once, when it is created).
+    postgres_dir: str | None = None
+    # The directory `up` was first run from, and whether a test's temporary stack: how a later
+    # command run from the same directory finds this stack (see `registry`).
+    origin: str = ""
+    temporary: bool = False
 
     @property
     def node_name(self) -> str:
@@ -78,10 +104,24 @@ class StackState:
         password = self.credentials.database
         return f"postgresql://{DB_USER}:{password}@{HOST}:{self.ports.postgres}/{DATABASE}"
 
-    def amqp_url(self) -> str:
-        """AMQP URL of the default vhost `/`."""
-        password = self.credentials.broker
-        return f"amqp://{BROKER_USER}:{password}@{HOST}:{self.ports.amqp}/"
+    def broker_password(self, account: BrokerAccount) -> str:
+        """The generated password of one of the stack's broker accounts."""
+        return self.broker_passwords()[account.name]
+
+    def broker_passwords(self) -> dict[str, str]:
+        """Account name -> password, for every broker account."""
+        credentials = self.credentials
+        return {
+            ADMIN.name: credentials.broker_admin,
+            SERVICE.name: credentials.broker,
+            VERIFIER.name: credentials.broker_verifier,
+        }
+
+    def amqp_url(self, account: BrokerAccount = SERVICE) -> str:
+        """AMQP URL of the stack's vhost for one account (`/` is the URL's empty path)."""
+        password = self.broker_password(account)
+        path = "" if self.vhost == DEFAULT_VHOST else quote(self.vhost, safe="")
+        return f"amqp://{account.name}:{password}@{HOST}:{self.ports.amqp}/{path}"
 
     def management_url(self) -> str:
         """Base URL of the RabbitMQ management API (without `/api`)."""
@@ -92,14 +132,21 @@ class StackState:
         return f"http://{HOST}:{self.ports.api}"
 
     def suite_env(self) -> dict[str, str]:
-        """The `QTASK_*` variables the suite reads (the content of `stack.env`)."""
+        """The `QTASK_*` variables the suite reads (the content of `stack.env`): the verifier's."""
+        return self._env_for(VERIFIER)
+
+    def admin_env(self) -> dict[str, str]:
+        """The same variables with the administrator's broker account, for the stack's own use."""
+        return self._env_for(ADMIN)
+
+    def _env_for(self, account: BrokerAccount) -> dict[str, str]:
         return {
             "QTASK_API_URL": self.api_url(),
             "QTASK_DATABASE_URL": self.database_url(),
-            "QTASK_AMQP_URL": self.amqp_url(),
+            "QTASK_AMQP_URL": self.amqp_url(account),
             "QTASK_MANAGEMENT_URL": self.management_url(),
-            "QTASK_MANAGEMENT_USER": BROKER_USER,
-            "QTASK_MANAGEMENT_PASSWORD": self.credentials.broker,
+            "QTASK_MANAGEMENT_USER": account.name,
+            "QTASK_MANAGEMENT_PASSWORD": self.broker_password(account),
         }
 
     def service_env(self) -> dict[str, str]:
@@ -116,7 +163,7 @@ class StackState:
         return [
             self.credentials.postgres_superuser,
             self.credentials.database,
-            self.credentials.broker,
+            *self.broker_passwords().values(),
         ]
 
 
@@ -133,7 +180,10 @@ def free_port() -> int:
 
 
 def new_state(state_dir: Path, *, api_port: int, workers: int) -> StackState:
-    """A fresh state: free ports and new passwords. `api_port` 0 means "pick a free one"."""
+    """A fresh state: free ports and new passwords. `api_port` 0 means "pick a free one".
+
+    Every other setting keeps its default; the caller adjusts it before the first save.
+    """
     ports = _distinct_free_ports(5)
     return StackState(
         stack_id=stack_id_for(state_dir),
@@ -146,9 +196,9 @@ def new_state(state_dir: Path, *, api_port: int, workers: int) -> StackState:
             api=api_port or free_port(),
         ),
         credentials=Credentials(
-            postgres_superuser=secrets.token_urlsafe(24),
-            database=secrets.token_urlsafe(24),
-            broker=secrets.token_urlsafe(24),
+            postgres_superuser=_new_password(),
+            database=_new_password(),
+            broker=_new_password(),
         ),
         workers=workers,
     )
@@ -182,6 +232,13 @@ def load_state(state_dir: Path) -> StackState | None:
             processes={
                 name: ProcessRecord(**record) for name, record in raw.get("processes", {}).items()
             },
+            vhost=str(raw.get("vhost", DEFAULT_VHOST)),
+            api_argv=raw.get("api_argv"),
+            worker_argv=raw.get("worker_argv"),
+            extra_env=dict(raw.get("extra_env") or {}),
+            postgres_dir=raw.get("postgres_dir"),
+            origin=str(raw.get("origin", "")),
+            temporary=bool(raw.get("temporary", False)),
         )
     except (KeyError, TypeError) as exc:
         raise StateDirError(f"{path} is not a qtask-stack state file: {exc}") from exc

@@ -6,7 +6,6 @@ behind when they fail or are interrupted, so this is the one way tests should st
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -22,10 +21,13 @@ def temporary_stack(
     api_argv: Sequence[str] | None = None,
     worker_argv: Sequence[str] | None = None,
     extra_env: Mapping[str, str] | None = None,
+    vhost: str | None = None,
 ) -> Iterator[Stack]:
-    """Bring a private stack up in a new temporary directory; down and deleted on exit.
+    """Bring a private stack up in a new temporary directory; destroyed on exit.
 
-    The teardown runs on any exit, KeyboardInterrupt included, and also when `up` fails halfway.
+    The teardown runs on any exit, KeyboardInterrupt included, and also when `up` fails halfway;
+    it removes the database cluster too, also when it lives outside the directory. The stack is
+    registered as temporary, so no user command mistakes it for the user's stack.
     """
     state_dir = Path(tempfile.mkdtemp(prefix="qtask-stack-"))
     stack = Stack(
@@ -36,13 +38,12 @@ def temporary_stack(
             api_argv=api_argv,
             worker_argv=worker_argv,
             extra_env=dict(extra_env or {}),
+            vhost=vhost,
+            temporary=True,
         )
     )
     try:
         stack.up()
         yield stack
     finally:
-        try:
-            stack.down()
-        finally:
-            shutil.rmtree(state_dir, ignore_errors=True)
+        stack.destroy()

@@ -161,10 +161,21 @@ def test_github_passes_every_setting_from_secrets_and_uploads_reports_always() -
 
 
 def _bash(script: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run a step's script as plain Debian would: `python3` exists, an unversioned `python` not.
+
+    Development machines often have a `python` on PATH, which would hide a script calling it;
+    a stub that fails like a missing command stands in front of it.
+    """
+    plain_debian = tmp_path / "plain-debian-bin"
+    plain_debian.mkdir(exist_ok=True)
+    stub = plain_debian / "python"
+    stub.write_text("#!/bin/sh\necho 'python: command not found' >&2\nexit 127\n")
+    stub.chmod(0o755)
+    path = f"{plain_debian}:{env.pop('PATH', os.environ['PATH'])}"
     return subprocess.run(
         ["bash", "-e", "-c", script],
         cwd=tmp_path,
-        env={"PATH": os.environ["PATH"], **env},
+        env={"PATH": path, **env},
         capture_output=True,
         text=True,
         timeout=60,
@@ -201,7 +212,8 @@ def test_github_gate_fails_on_no_go_and_errors(code: str, passes: bool, tmp_path
     script = _github_steps()["Gate on the verdict"]["run"].replace("${{ github.run_id }}", "42")
     result = _bash(script, tmp_path, CODE=code, GITHUB_STEP_SUMMARY=str(summary))
     assert (result.returncode == 0) is passes, result.stdout + result.stderr
-    assert "verification of staging: NO-GO" in summary.read_text()
+    assert "command not found" not in result.stderr
+    assert "### verification of staging: NO-GO\n- x\n" in summary.read_text()
 
 
 def test_gitlab_keeps_reports_and_junit_and_tolerates_only_go_with_risks() -> None:

@@ -59,6 +59,7 @@ class Lab:
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
         self.suite_env = stack.suite_env()
+        self.admin_env = stack.admin_env()
 
     def run_env(self, **overrides: str) -> dict[str, str]:
         """The environment of a `qtask-verify` run against this stack (controller included)."""
@@ -111,10 +112,10 @@ class Lab:
         return asyncio.run(fetch())
 
     def management(self, method: str, path: str) -> httpx.Response:
-        """A call to the broker's Management API (the stack's own credentials)."""
+        """A call to the broker's Management API (the stack's administrator, not the suite's)."""
         auth = (
-            self.suite_env["QTASK_MANAGEMENT_USER"],
-            self.suite_env["QTASK_MANAGEMENT_PASSWORD"],
+            self.admin_env["QTASK_MANAGEMENT_USER"],
+            self.admin_env["QTASK_MANAGEMENT_PASSWORD"],
         )
         with httpx.Client(base_url=self.suite_env["QTASK_MANAGEMENT_URL"], auth=auth) as http:
             return http.request(method, path, timeout=10)
@@ -422,7 +423,7 @@ def dead_letters_arriving(lab: Lab) -> Iterator[dict[str, str]]:
     vhost = quote(urlsplit(lab.suite_env["QTASK_AMQP_URL"]).path[1:] or "/", safe="")
     body = {"properties": {}, "routing_key": DEAD_LETTER_QUEUE, "payload": "{}",
             "payload_encoding": "string"}  # fmt: skip
-    auth = (lab.suite_env["QTASK_MANAGEMENT_USER"], lab.suite_env["QTASK_MANAGEMENT_PASSWORD"])
+    auth = (lab.admin_env["QTASK_MANAGEMENT_USER"], lab.admin_env["QTASK_MANAGEMENT_PASSWORD"])
     contents = lab.queue_path().replace(f"/{QUEUE}", f"/{DEAD_LETTER_QUEUE}/contents")
     with httpx.Client(base_url=lab.suite_env["QTASK_MANAGEMENT_URL"], auth=auth) as http:
         try:

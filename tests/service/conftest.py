@@ -97,8 +97,12 @@ class Service:
 
 @pytest.fixture
 async def service(local_stack: Stack) -> AsyncIterator[Service]:
-    """Clients of the session's stack; deletes the tasks the test created."""
-    env = local_stack.suite_env()
+    """Clients of the session's stack; deletes the tasks the test created.
+
+    The broker is reached as the stack's administrator: these tests publish and take messages
+    as a client of the service would, which the suite's read-only verifier account may not.
+    """
+    env = local_stack.admin_env()
     auth = (env["QTASK_MANAGEMENT_USER"], env["QTASK_MANAGEMENT_PASSWORD"])
     async with (
         httpx.AsyncClient(base_url=env["QTASK_API_URL"], timeout=30) as api,

@@ -14,6 +14,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import psutil
@@ -124,9 +125,17 @@ def test_env_files_are_private_and_match_env_command(stack: Stack) -> None:
         key, value = words[1].split("=", 1)
         exported[key] = value
     assert exported == file_env
+    # The suite gets the verifier's broker account; the service runs on its own, the same broker.
+    assert file_env["QTASK_MANAGEMENT_USER"] == "qtask-verifier"
+    assert urlsplit(file_env["QTASK_AMQP_URL"]).username == "qtask-verifier"
     service = stack.service_env()
     assert service["QTASK_SERVICE_DATABASE_URL"] == file_env["QTASK_DATABASE_URL"]
-    assert service["QTASK_SERVICE_AMQP_URL"] == file_env["QTASK_AMQP_URL"]
+    service_amqp = urlsplit(service["QTASK_SERVICE_AMQP_URL"])
+    assert service_amqp.username == "qtask"
+    assert service_amqp.port == urlsplit(file_env["QTASK_AMQP_URL"]).port
+    admin = stack.admin_env()
+    assert admin["QTASK_MANAGEMENT_USER"] == "qtask-admin"
+    assert admin["QTASK_MANAGEMENT_PASSWORD"] not in (stack.state_dir / "stack.env").read_text()
 
 
 def test_status_masks_every_secret(stack: Stack) -> None:
@@ -187,7 +196,8 @@ def test_broker_stops_completely_and_starts_on_the_same_ports(stack: Stack) -> N
     assert not any("beam" in p.name() for p in _marked_processes(stack))
     stack.start("broker")
     assert tcp_open(HOST, state.ports.amqp)
-    auth = (state.suite_env()["QTASK_MANAGEMENT_USER"], state.credentials.broker)
+    admin = state.admin_env()
+    auth = (admin["QTASK_MANAGEMENT_USER"], admin["QTASK_MANAGEMENT_PASSWORD"])
     overview = httpx.get(f"{state.management_url()}/api/overview", auth=auth, timeout=5)
     assert overview.status_code == 200
     guest = httpx.get(f"{state.management_url()}/api/overview", auth=("guest", "guest"))

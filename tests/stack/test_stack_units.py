@@ -103,3 +103,24 @@ def test_a_recycled_pid_is_not_taken_for_a_recorded_process() -> None:
     me = psutil.Process()
     assert is_alive(ProcessRecord(pid=me.pid, create_time=me.create_time()))
     assert not is_alive(ProcessRecord(pid=me.pid, create_time=me.create_time() - 100))
+
+
+def test_a_state_file_written_before_the_new_settings_still_loads(tmp_path: Path) -> None:
+    """Stacks made by an older qtask-stack keep working: new accounts get new passwords."""
+    old = {
+        "stack_id": "0123456789",
+        "ports": {"postgres": 1, "amqp": 2, "management": 3, "erlang_dist": 4, "epmd": 5, "api": 6},
+        "credentials": {"postgres_superuser": "a", "database": "b", "broker": "c"},
+        "workers": 2,
+        "processes": {},
+    }
+    (tmp_path / "state.json").write_text(json.dumps(old))
+    state = load_state(tmp_path)
+    assert state is not None
+    assert state.vhost == "/"
+    assert state.extra_env == {}
+    assert state.api_argv is None and state.postgres_dir is None
+    passwords = state.broker_passwords()
+    assert passwords["qtask"] == "c"
+    assert len({passwords["qtask-admin"], passwords["qtask-verifier"], "c"}) == 3
+    assert state.amqp_url().endswith("@127.0.0.1:2/")

@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 from pytest_bdd.parser import Feature, Scenario, Step
+
 # Cucumber JSON under xdist: pytest-bdd keeps each report's scenario in this registry and has
 # no hook to carry it across processes (see pytest_report_to_serializable below).
 from pytest_bdd.reporting import ReportContext, test_report_context_registry

@@ -81,9 +81,7 @@ def build(entries: Sequence[dict[str, Any]], environment: str, current_run_id: s
             if key not in metrics:
                 metrics.append(key)
     durations = [
-        d
-        for d in (_number(e.get("duration_s")) for e in mine if _working(e))
-        if d is not None
+        d for d in (_number(e.get("duration_s")) for e in mine if _working(e)) if d is not None
     ]
     longest = max(durations, default=0.0) or 1.0
     runs = []
