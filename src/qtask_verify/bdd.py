@@ -31,6 +31,7 @@ import pytest
 import pytest_bdd
 from pytest_bdd.parser import Step
 
+from . import interruption
 from .errors import QtaskVerifyError
 
 RUNNER_FIXTURE = "qtask_runner"
@@ -88,6 +89,8 @@ def on_runner(func: Callable[..., Any]) -> Callable[..., Any]:
             try:
                 runner.run(agen.__anext__())
             except StopAsyncIteration:
+                return
+            if interruption.stopping():  # a teardown the stop cut short (see SessionRunner)
                 return
             raise RuntimeError(f"{func.__qualname__} yielded more than once")
 

@@ -1,34 +1,45 @@
 """`qtask-verify`: verify a deployment, write the four reports and run.json, print the verdict.
 
     qtask-verify [--env NAME] [--report-dir DIR] [--rerun-failed N] [pytest arguments]
+    qtask-verify restore [--env NAME]
 
 Runs the suite (features/ + steps/) in this process under its own pytest configuration, with
 pytest-asyncio off; without `-m` it runs the release gate, P1 + P2 (`-m "not p3"`). The terminal
 is quiet unless asked (`-v`, `--tb=...`, `-r...`): progress, then the verdict block with failures
 grouped by cause. Exit 0 GO, 1 NO-GO, 3 GO WITH RISKS, 2 nothing verified (a usage or
-configuration error, or a filter that selects nothing: it must never pass a gate), 130
-interrupted; the rules are `run.verdict.RULES`. A run that only looks at the suite
-(`--collect-only`, `--markers`, ...) verifies nothing: it keeps the last run's reports, writes no
-history line and exits as pytest does.
+configuration error, a malformed URL, or a filter that selects nothing: it must never pass a
+gate), 130 interrupted: Ctrl-C or SIGTERM stopped the run (within 5 s, restoring first what it had
+changed; a second Ctrl-C stops at once and says what was left); the rules are
+`run.verdict.RULES`. A run that only looks at the suite (`--collect-only`, `--markers`, ...)
+verifies nothing: it keeps the last run's reports, writes no history line and exits as pytest
+does. `restore` finishes what interrupted runs left undone on the deployment (every run also does
+it first): exit 0 when nothing is left, 1 otherwise.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib.util
 import io
+import logging
 import os
+import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 import pytest
 
-from qtask_verify.config import load_environment
+from qtask_verify import interruption
+from qtask_verify.config import Environment, load_environment
+from qtask_verify.deployment.preflight import check_configuration
+from qtask_verify.deployment.restoration import restore_now
 from qtask_verify.errors import ConfigurationError
-from qtask_verify.plugin.startup import looking_only_flag
+from qtask_verify.plugin.startup import STATE_DIRECTORY, looking_only_flag
 from qtask_verify.redaction import Redactor
 from qtask_verify.reports import signoff, terminal
 from qtask_verify.run import record as runrecord
@@ -43,6 +54,9 @@ REPORT_FILES = {
     "cucumber": "cucumber.json",
 }
 _EXIT_NO_GO = 1
+RESTORE_LOG = "restore.log"
+# How long a background `restore` waits for the interrupted run that started it to be gone.
+AFTER_WITHIN_S = 30.0
 # The release gate is P1 + P2. P3 (resilience) restarts parts of the deployment and takes longer:
 # it runs when asked for, e.g. `-m p3` or `-m "p1 or p2 or p3"`.
 DEFAULT_SELECTION = RELEASE_GATE
@@ -77,14 +91,17 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="qtask-verify",
         description="Verify a deployment of the quantum circuit task queue and print the verdict "
-        "(exit 0 GO, 1 NO-GO, 3 GO WITH RISKS, 2 usage or configuration error). "
-        "Any other argument goes to pytest, e.g. -m p1, -n 2, -k health.",
+        "(exit 0 GO, 1 NO-GO, 3 GO WITH RISKS, 2 usage or configuration error, 130 interrupted). "
+        "Any other argument goes to pytest, e.g. -m p1, -n 2, -k health. "
+        "`qtask-verify restore` finishes what interrupted runs left undone.",
         allow_abbrev=False,
     )
     parser.add_argument("--env", help="environment profile (default: QTASK_ENV, else the file's)")
     parser.add_argument(
         "--report-dir", type=Path, default=Path("reports"), help="default: ./reports"
     )
+    # `restore --after PID`: what an interrupted run starts as it exits (see _interrupted).
+    parser.add_argument("--after", type=int, help=argparse.SUPPRESS)
     parser.add_argument(
         "--rerun-failed",
         type=int,
@@ -187,9 +204,20 @@ def _clear_previous(report_dir: Path) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `qtask-verify` console script; returns the exit code."""
     try:
-        args, extra = _parser().parse_known_args(argv)
+        return _main(list(sys.argv[1:] if argv is None else argv))
+    except KeyboardInterrupt:  # before or after the run: nothing of the deployment was changed
+        print("qtask-verify: interrupted", file=sys.stderr)
+        return interruption.EXIT_INTERRUPTED
+
+
+def _main(argv: list[str]) -> int:
+    restoring = argv[:1] == ["restore"]
+    try:
+        args, extra = _parser().parse_known_args(argv[1:] if restoring else argv)
     except SystemExit as exit_:  # argparse: --help (0) or a usage error (2)
         return int(exit_.code or 0)
+    if restoring and extra:
+        return _fail(f"restore takes only --env, not {' '.join(extra)}")
     if args.rerun_failed < 0:
         return _fail("--rerun-failed must be 0 or more")
     if args.rerun_failed and importlib.util.find_spec("pytest_rerunfailures") is None:
@@ -206,8 +234,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         environments = str(suite.root / "environments.toml")
     try:
         environment = load_environment(args.env, Path(environments) if environments else None)
+        check_configuration(environment)
     except ConfigurationError as error:
         return _fail(f"configuration error: {Redactor()(str(error))}")
+    if restoring:
+        return _restore(environment, suite, args.after)
     # The engine's plugin (also in xdist workers) reads the same choice from the environment.
     os.environ["QTASK_ENV"] = environment.name
     if environments is not None:
@@ -231,13 +262,80 @@ def main(argv: Sequence[str] | None = None) -> int:
         else pytest_arguments(suite, report_dir, args.rerun_failed, extra)
     )
     try:
-        code = pytest.main(arguments)
+        with interruption.handling_signals():
+            code = pytest.main(arguments)
     finally:
         sys.stdout, sys.stderr = stdout, stderr
     if looking:
         print(f"qtask-verify: {looking}: nothing was verified (no verdict, no report, no history)")
         return int(code)
+    if interruption.stopping():
+        _interrupted(int(code), report_dir, environment, suite, asks_for_detail(extra))
     return _conclude(int(code), report_dir, verbose=asks_for_detail(extra))
+
+
+def _restore(environment: Environment, suite: Suite, after_pid: int | None) -> int:
+    """`qtask-verify restore`: finish what interrupted runs left on this deployment."""
+    # aiormq logs each refused connection itself; the lines below say what happened.
+    logging.getLogger("aiormq").setLevel(logging.CRITICAL)
+    if after_pid is not None:
+        _wait_gone(after_pid, AFTER_WITHIN_S)
+    lines, complete = asyncio.run(restore_now(environment, suite.root / STATE_DIRECTORY))
+    redact = environment.redactor()
+    for line in lines:
+        print(f"qtask-verify: {redact(line)}")
+    return 0 if complete else _EXIT_NO_GO
+
+
+def _wait_gone(pid: int, within_s: float) -> None:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+
+
+def _interrupted(
+    pytest_code: int, report_dir: Path, environment: Environment, suite: Suite, verbose: bool
+) -> NoReturn:
+    """The verdict block of a stopped run; what it left is restored by a process of its own."""
+    _conclude(pytest_code, report_dir, verbose=verbose)
+    left = interruption.left_to_restore()
+    if left:
+        restorer, log = _restore_in_background(environment, suite)
+        print(
+            f"qtask-verify: left to restore: {environment.redactor()('; '.join(left))}; "
+            f"`qtask-verify restore` finishes it in the background (pid {restorer}, log {log})",
+            file=sys.stderr,
+        )
+    # The interpreter's own shutdown may take a second more (it winds down the event loop's
+    # threads around a controller command still running): the bound is the run's, not Python's.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(interruption.EXIT_INTERRUPTED)
+
+
+def _restore_in_background(environment: Environment, suite: Suite) -> tuple[int, Path]:
+    """`qtask-verify restore --after <this pid>` in a session of its own, outliving this one."""
+    directory = suite.root / STATE_DIRECTORY
+    directory.mkdir(parents=True, exist_ok=True)
+    log = directory / RESTORE_LOG
+    argv = [sys.executable, "-m", "qtask_verify.cli", "restore", "--env", environment.name]
+    with log.open("ab") as output:
+        started = time.strftime("%Y-%m-%d %H:%M:%S")
+        output.write(f"--- {started}: after the interrupted run {os.getpid()}\n".encode())
+        output.flush()
+        process = subprocess.Popen(
+            [*argv, "--after", str(os.getpid())],
+            cwd=Path.cwd(),
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return process.pid, log
 
 
 def _conclude(pytest_code: int, report_dir: Path, *, verbose: bool = False) -> int:

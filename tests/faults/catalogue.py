@@ -271,6 +271,26 @@ def suite_has_wrong_database_password(lab: Lab) -> Iterator[dict[str, str]]:
 
 
 @contextmanager
+def suite_api_url_is_another_service(lab: Lab) -> Iterator[dict[str, str]]:
+    """The suite pointed at an HTTP service that is not the task-queue API (the broker's)."""
+    yield {"QTASK_API_URL": lab.suite_env["QTASK_MANAGEMENT_URL"]}
+
+
+@contextmanager
+def suite_account_may_write(lab: Lab) -> Iterator[dict[str, str]]:
+    """A profile that declares a read-only account, given the stack's, which owns the tables."""
+    with tempfile.TemporaryDirectory() as directory:
+        environments = Path(directory) / "environments.toml"
+        environments.write_text(
+            "[profiles.read-only]\n"
+            f'env_file = "{lab.stack.state_dir / "stack.env"}"\n'
+            "allow_mutating = false\n"
+            "read_only_account = true\n"
+        )
+        yield {"QTASK_ENVIRONMENTS_FILE": str(environments), "QTASK_ENV": "read-only"}
+
+
+@contextmanager
 def database_unreachable_from_api(lab: Lab) -> Iterator[dict[str, str]]:
     """The API configured with a database address where nothing listens (the suite's is right).
 
@@ -483,6 +503,28 @@ FAULTS: tuple[Fault, ...] = (
         10,
         P1,
         suite_has_wrong_database_password,
+    ),
+    Fault(
+        "suite-api-url-another-service",
+        "the suite's API URL points at another HTTP service",
+        "NO-GO",
+        PREFLIGHT,
+        r"^api: http://127\.0\.0\.1:\d+ does not serve the task-queue API: GET /health answered "
+        r"404",
+        15,
+        P1,
+        suite_api_url_is_another_service,
+    ),
+    Fault(
+        "suite-read-only-account-may-write",
+        "a profile's read-only account that may write to the tasks",
+        "NO-GO",
+        PREFLIGHT,
+        r"^database: the profile declares a read-only account, but user \"qtask\" at .* may "
+        r"write to tasks, status_history",
+        15,
+        ("-m", "p1 and read_only"),
+        suite_account_may_write,
     ),
     Fault(
         "database-unreachable-from-api",

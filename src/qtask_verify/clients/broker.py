@@ -123,6 +123,14 @@ class BrokerInspector:
         body = await self._get("/api/overview")
         return body if isinstance(body, dict) else {}
 
+    async def user_tags(self) -> list[str]:
+        """/api/whoami: the Management API tags of the suite's own user."""
+        body = await self._get("/api/whoami")
+        tags = body.get("tags") if isinstance(body, dict) else None
+        if isinstance(tags, str):  # RabbitMQ before 3.9 sends them comma-separated
+            return [tag for tag in tags.split(",") if tag]
+        return [str(tag) for tag in tags] if isinstance(tags, list) else []
+
     async def queue(self, name: str) -> QueueInfo | None:
         body = await self._get(self._path("queues", name))
         if body is None:

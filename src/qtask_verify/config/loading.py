@@ -200,6 +200,7 @@ def load_environment(
     allow_mutating = profile.pop("allow_mutating", False)
     allow_disruption = profile.pop("allow_disruption", False)
     live_traffic = profile.pop("live_traffic", False)
+    read_only_account = profile.pop("read_only_account", False)
     description = profile.pop("description", "")
     if profile:
         raise ConfigurationError(f"{where}: unknown key(s) {', '.join(sorted(profile))}")
@@ -207,6 +208,7 @@ def load_environment(
         "allow_mutating": allow_mutating,
         "allow_disruption": allow_disruption,
         "live_traffic": live_traffic,
+        "read_only_account": read_only_account,
     }
     for key, value in policy.items():
         if not isinstance(value, bool):
@@ -232,6 +234,7 @@ def load_environment(
         management_user=user,
         management_password=password,
         allow_mutating=allow_mutating,
+        read_only_account=read_only_account,
         expectations=expectations,
         thresholds=thresholds,
         controller=controller,

@@ -87,6 +87,9 @@ class Environment:
     controller: ControllerSettings | None = None
     allow_disruption: bool = False
     live_traffic: bool = False
+    # The suite's accounts may only read (a production profile): the preflight proves it, and
+    # mutating scenarios, which delete the tasks they create, cannot be allowed with it.
+    read_only_account: bool = False
     description: str = ""
     source: Path | None = None
 

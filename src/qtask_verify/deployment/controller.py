@@ -3,16 +3,26 @@
 A controller is configured per environment (``[profiles.NAME.controller]`` in environments.toml)
 as commands per action; the local profile drives ``qtask-stack``. Without one, the scenarios
 that need it are skipped with the reason, never passed.
+
+A command, once started, is never left half done by the suite: it runs in a session of its own
+(a Ctrl-C in the terminal does not reach it), writes to a file rather than a pipe (it outlives
+the suite's death), and a cancelled wait leaves it running to the end. Only its own timeout
+ends it. Whoever acts on the same part next waits for it first (the intervention journal keeps
+its pid), so a ``start`` never meets a ``stop`` still under way.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import shlex
 import shutil
+import signal
 import sys
+import tempfile
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import IO, Literal, Protocol
 
 from ..config import ControllerSettings
 from ..errors import ControllerError
@@ -66,56 +76,84 @@ class CommandController:
         things (also while the event loop is idle between steps).
         """
         argv = self.command(action, component)
-        process = await asyncio.create_subprocess_exec(
-            *argv,
-            cwd=self._settings.working_directory,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
+        output = tempfile.TemporaryFile()  # noqa: SIM115 (the command's, closed by PendingAction)
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *argv,
+                cwd=self._settings.working_directory,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=output,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except BaseException:
+            output.close()
+            raise
         return PendingAction(
-            f"{action} {component}", process, self._settings.timeout_s, self._redact
+            f"{action} {component}", process, output, self._settings.timeout_s, self._redact
         )
 
 
 class PendingAction:
-    """A controller command under way: :meth:`wait` gives its outcome (ControllerError if bad)."""
+    """A controller command under way: :meth:`wait` gives its outcome (ControllerError if bad).
+
+    A cancelled :meth:`wait` leaves the command running (see the module's docstring).
+    """
 
     def __init__(
         self,
         description: str,
         process: asyncio.subprocess.Process,
+        output: IO[bytes],
         timeout_s: float,
         redact: Redactor,
     ) -> None:
         self.description = description
         self._process = process
+        self._output = output
         self._timeout_s = timeout_s
         self._deadline = asyncio.get_running_loop().time() + timeout_s
         self._redact = redact
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    @property
+    def finished(self) -> bool:
+        return self._process.returncode is not None
 
     async def wait(self) -> None:
         process = self._process
         try:
             async with asyncio.timeout_at(self._deadline):
-                output, _ = await process.communicate()
+                await process.wait()
         except TimeoutError:
-            process.kill()
+            _kill_session(process.pid)
             await process.wait()
+            self._output.close()
             raise ControllerError(
                 f"`{self.description}` did not finish within {self._timeout_s:.0f} s"
             ) from None
         except asyncio.CancelledError:
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
+            if process.returncode is not None:
+                self._output.close()
             raise
+        self._output.seek(0)
+        output = self._output.read()
+        self._output.close()
         if process.returncode != 0:
             last_line = output.decode(errors="replace").strip().splitlines()[-1:] or [""]
             raise ControllerError(
                 f"`{self.description}` failed (exit {process.returncode}): "
                 f"{self._redact(last_line[0])}"
             )
+
+
+def _kill_session(pid: int) -> None:
+    """SIGKILL a command and what it started in its session (its pid is the group's id)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
 
 
 def controller_for(

@@ -7,19 +7,31 @@ controller's ``start``: the deployment must be whole again (the API healthy, wor
 the task queue as before), or the restore fails with a diagnosis naming the component.
 :meth:`Intervention.restore` is idempotent, so a scenario may restore early (to check what
 happens next) and still leave the final word to the context manager.
+
+Every change is written to the intervention journal before the controller is asked to make it,
+with the pid of each command, and marked undone once the ``start`` succeeded, so a run that dies
+at any moment leaves the next one what it must finish. A ``start`` waits for the command that
+took the component down to have finished (it is never killed, see ``controller``). Once the run
+must stop (Ctrl-C, SIGTERM), restoring has the interruption's bound and checks no more than the
+``start`` itself: a start still running at the bound goes on alone, and the journal keeps the
+change open until a later run has seen it done.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from ..clients import ApiClient, BrokerInspector
 from ..config import Environment
-from ..errors import Component, DeploymentFault, require
+from ..errors import Component, ControllerError, DeploymentFault, require
+from ..interruption import restore_bound_s
 from ..waiting import poll_until
 from .controller import Action, DeploymentController, DeploymentPart, PendingAction
+from .journal import Change, InterventionJournal, JournalEntry
 from .probes import describe_health, health_when, is_healthy, live_consumers, live_messages
 
 COMPONENT_OF_PART: dict[DeploymentPart, Component] = {
@@ -47,10 +59,13 @@ class Intervention:
     api: ApiClient
     broker: BrokerInspector
     environment: Environment
+    journal: InterventionJournal
     consumers_after: bool = True
     on_restored: Callable[[], None] = field(default=lambda: None)
     down: bool = False
     consumers_before: int = 0
+    _entry: JournalEntry | None = None
+    _taking_down: PendingAction | None = None
 
     @property
     def component(self) -> Component:
@@ -60,12 +75,20 @@ class Intervention:
     def _queue_name(self) -> str:
         return self.environment.expectations.queue_name
 
+    def adopt(self, entry: JournalEntry) -> None:
+        """Take over a change a dead run left open: :meth:`restore` undoes and records it."""
+        self._entry = entry
+        self.down = True
+
     async def take_down(self, action: Action) -> None:
         """``stop`` or ``kill`` the component; for workers, wait until none consumes."""
         if self.part == "worker":
             self.consumers_before = max(await live_consumers(self.broker, self._queue_name), 0)
+        self._entry = self.journal.intend(Change.component(self.part, action))
         self.down = True
-        await self.controller.run(action, self.part)
+        self._taking_down = await self._begin(action)
+        await self._taking_down.wait()
+        self._taking_down = None
         if self.part == "worker":
             await self._require_consumers(lambda n: n == 0, "stop consuming")
 
@@ -81,12 +104,54 @@ class Intervention:
         """
         if not self.down:
             return _nothing()
-        pending = await self.controller.begin("start", self.part)
+        bound_s = restore_bound_s()
+        if bound_s is not None:
+            return self._started_within(bound_s)
+        await self._taken_down_finished(self.environment.thresholds.recovery_s)
+        pending = await self._begin("start")
         self.down = False
         return self._whole_after(pending)
 
+    async def _begin(self, action: Action) -> PendingAction:
+        pending = await self.controller.begin(action, self.part)
+        if self._entry is not None:
+            self.journal.command(self._entry, pending.pid)
+        return pending
+
+    async def _taken_down_finished(self, within_s: float) -> None:
+        """Wait for the command that took the component down (a cancelled wait left it running)."""
+        taking_down, self._taking_down = self._taking_down, None
+        if taking_down is None or taking_down.finished:
+            return
+        # Its failure, if any, was take_down's to report; what matters now is that it ended.
+        with contextlib.suppress(ControllerError):
+            async with asyncio.timeout(within_s):
+                await taking_down.wait()
+
+    async def _started_within(self, bound_s: float) -> None:
+        """The run must stop: run ``start`` within ``bound_s``, nothing more (see the module).
+
+        What does not finish in time stays open in the journal, and the run says so as it ends;
+        raising here would hide the interruption itself.
+        """
+        try:
+            async with asyncio.timeout(bound_s):
+                await self._taken_down_finished(bound_s)
+                pending = await self._begin("start")
+                self.down = False
+                await pending.wait()
+        except (TimeoutError, ControllerError):
+            return
+        self._undone()
+
+    def _undone(self) -> None:
+        entry, self._entry = self._entry, None
+        if entry is not None:
+            self.journal.undone(entry)
+
     async def _whole_after(self, pending: PendingAction) -> None:
         await pending.wait()
+        self._undone()
         recovery_s = self.environment.thresholds.recovery_s
         healthy = await health_when(self.api, is_healthy, recovery_s)
         if not is_healthy(healthy):
@@ -156,6 +221,7 @@ class Interventions:
     api: ApiClient
     broker: BrokerInspector
     environment: Environment
+    journal: InterventionJournal
     on_restored: Callable[[], None] = field(default=lambda: None)
 
     def of(self, part: DeploymentPart, *, consumers_after: bool = True) -> Intervention:
@@ -165,6 +231,7 @@ class Interventions:
             self.api,
             self.broker,
             self.environment,
+            self.journal,
             consumers_after=consumers_after,
             on_restored=self.on_restored,
         )

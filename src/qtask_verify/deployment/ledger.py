@@ -6,13 +6,14 @@ So even a run killed between the request and the answer leaves enough behind to 
 At scenario teardown (also on failure and Ctrl-C) the scenario's tasks are deleted with their
 history and a *deleted* line is appended; at the start of the next run :func:`sweep` deletes
 whatever a dead run left behind. The file is append-only between sweeps and shared by the
-processes of one run (each line is one ``O_APPEND`` write under an exclusive lock).
+processes of one run (each line is one ``O_APPEND`` write under an exclusive lock). It is named
+after the database's identity (``identity``), so a run finds what a dead one left under any
+spelling of the database's URL.
 """
 
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 import uuid
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..clients.api import ApiClient, Submission
-from ..redaction import mask_url
+from .identity import DeploymentIdentity
 
 MARKER_PREFIX = "qtask-verify:"
 
@@ -33,10 +34,9 @@ def new_marker() -> str:
     return f"{MARKER_PREFIX}{uuid.uuid4()}"
 
 
-def ledger_path(directory: Path, environment_name: str, database_url: str) -> Path:
-    """One ledger per environment *and* database (password left out), so stacks never share one."""
-    digest = hashlib.sha256(mask_url(database_url).encode()).hexdigest()[:12]
-    return directory / f"ledger-{environment_name}-{digest}.jsonl"
+def ledger_path(directory: Path, identity: DeploymentIdentity) -> Path:
+    """One ledger per database, named by what the database says it is, never by its URL."""
+    return directory / f"ledger-{identity.database_key()}.jsonl"
 
 
 @dataclass

@@ -5,7 +5,8 @@ Loaded by the suite's ini file (``-p qtask_verify.plugin``):
 - ``markers``: every Gherkin tag as a registered marker;
 - ``options``: the suite's command-line options;
 - ``startup``: the environment (loaded when first needed), the preflight and the sweep of
-  abandoned tasks;
+  abandoned tasks, after ``recovery`` finished what dead runs left undone (``preflight_case``
+  when the preflight failed);
 - ``ordering``: what the environment allows, and the order scenarios run in;
 - ``fixtures`` (with ``lock``): clients, controller, cleanup ledger, deployment lock;
 - ``performance``: figures a scenario measured, carried to the run record;
@@ -18,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from .. import bdd
+from .. import bdd, interruption
 from . import fixtures, ordering, startup
 from .markers import register_markers
 from .options import add_options
@@ -45,10 +46,19 @@ def pytest_configure_node(node: object) -> None:
     startup.hand_to_xdist_worker(node)
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+@pytest.hookimpl(trylast=True)  # after -m and -k chose, so the preflight case stays selected
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
     ordering.order(items)
     if not startup.looking_only(config):
         ordering.skip_what_is_not_allowed(startup.environment_of(config), items)
+        startup.replace_scenarios_if_broken(session, config, items)
+
+
+def pytest_keyboard_interrupt() -> None:
+    """From now on restoring and teardown are bounded (see ``interruption``)."""
+    interruption.note()
 
 
 def pytest_bdd_before_step_call(step: Any, step_func: Any) -> None:

@@ -10,22 +10,24 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from .. import bdd
+from .. import bdd, interruption
 from ..checks.consumers import ConsumerWatch
 from ..clients import ApiClient, BrokerInspector, DatabaseInspector
 from ..config import Environment
 from ..deployment.controller import CommandController, controller_for
 from ..deployment.interventions import Interventions
+from ..deployment.journal import InterventionJournal
 from ..deployment.ledger import CleanupLedger, ScenarioTasks
 from ..errors import ControllerError
+from . import recovery
 from .lock import hold_deployment, release_held
-from .startup import cleanup_ledger_of, environment_of, unconsumed_since
+from .startup import cleanup_ledger_of, environment_of, state_directory, unconsumed_since
 
 
 @pytest.fixture(scope="session")
 def qtask_runner() -> Iterator[asyncio.Runner]:
     """The one event loop every async step and fixture of this process runs on."""
-    with asyncio.Runner() as runner:
+    with interruption.SessionRunner() as runner:
         yield runner
 
 
@@ -88,17 +90,33 @@ def controller(environment: Environment) -> CommandController | None:
 
 
 @pytest.fixture(scope="session")
+def intervention_journal(
+    pytestconfig: pytest.Config, environment: Environment
+) -> InterventionJournal:
+    """Where every change to the deployment is recorded before it is made (see ``journal``)."""
+    return recovery.journal_of(pytestconfig, state_directory(pytestconfig), environment.name)
+
+
+@pytest.fixture(scope="session")
 def interventions(
     controller: CommandController | None,
     api: ApiClient,
     broker: BrokerInspector,
     environment: Environment,
     consumer_watch: ConsumerWatch,
+    intervention_journal: InterventionJournal,
 ) -> Interventions:
     """How scenarios change the deployment (only those that need a controller ask for it)."""
     if controller is None:
         raise ControllerError(f"environment {environment.name!r} has no deployment controller")
-    return Interventions(controller, api, broker, environment, on_restored=consumer_watch.reset)
+    return Interventions(
+        controller,
+        api,
+        broker,
+        environment,
+        intervention_journal,
+        on_restored=consumer_watch.reset,
+    )
 
 
 @pytest.fixture(scope="session")

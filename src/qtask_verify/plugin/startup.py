@@ -4,29 +4,30 @@ The environment is loaded when something first needs it (the preflight, a fixtur
 of a verifying run), so `pytest -c suite.ini --collect-only`, `--markers`, `--fixtures` and
 `--generate-missing` work without a deployment. The preflight runs once per verifying run, in the
 only process or the xdist controller, before collection; its report is in
-``config.stash[PREFLIGHT_KEY]`` and the environment in ``config.stash[ENVIRONMENT_KEY]``. A failed
-preflight ends the run at once with one line per broken component (exit code 1).
+``config.stash[PREFLIGHT_KEY]`` and the environment in ``config.stash[ENVIRONMENT_KEY]``. It
+runs after what dead runs left undone was finished (``recovery``). A failed preflight prints one
+line per broken component and the run collects one failing case instead of the scenarios
+(``preflight_case``), so every report is still written (exit code 1).
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
-from ..clients import DatabaseInspector
 from ..config import Environment, load_environment
-from ..deployment.ledger import CleanupLedger, ledger_path, sweep
-from ..deployment.preflight import PreflightReport, run_preflight
+from ..deployment.ledger import CleanupLedger
+from ..deployment.preflight import PreflightReport
 from ..errors import ConfigurationError
+from . import preflight_case, recovery
 from .options import environment_name, preflight_timeout_s
 
 PREFLIGHT_KEY = pytest.StashKey[PreflightReport]()
 ENVIRONMENT_KEY = pytest.StashKey[Environment]()
-SWEPT_TASKS_KEY = pytest.StashKey[int]()
+SWEPT_TASKS_KEY = recovery.SWEPT_TASKS_KEY
 # When (wall clock) the preflight saw the task queue without consumers, if it did.
 UNCONSUMED_SINCE_KEY = pytest.StashKey[float]()
 UNCONSUMED_SINCE_INPUT = "qtask_unconsumed_since"
@@ -80,80 +81,37 @@ def state_directory(config: pytest.Config) -> Path:
 
 
 def cleanup_ledger_of(config: pytest.Config) -> CleanupLedger:
-    env = environment_of(config)
-    return CleanupLedger(ledger_path(state_directory(config), env.name, env.database_url))
-
-
-async def _sweep_abandoned_tasks(env: Environment, ledger: CleanupLedger) -> int:
-    database = await DatabaseInspector.connect(env.database_url, timeout_s=5.0)
-    try:
-        return await sweep(ledger, database)
-    finally:
-        await database.close()
-
-
-async def _start(
-    env: Environment, timeout_s: float, ledger: CleanupLedger | None
-) -> tuple[PreflightReport, int | None]:
-    """The preflight and, at the same time, the sweep of what dead runs left behind.
-
-    A sweep that fails because the deployment is broken is moot: the preflight says why.
-    """
-    preflight = run_preflight(env, timeout_s)
-    if ledger is None:
-        return await preflight, None
-    report, swept = await asyncio.gather(
-        preflight, _sweep_abandoned_tasks(env, ledger), return_exceptions=True
-    )
-    if isinstance(report, BaseException):
-        raise report
-    if isinstance(swept, BaseException):
-        if report.ok:
-            raise swept
-        return report, None
-    return report, swept
+    return recovery.ledger_of(config, state_directory(config))
 
 
 def start(session: pytest.Session) -> None:
-    """Preflight and sweep, once per run; a failed preflight ends the run."""
+    """Finish what dead runs left, preflight and sweep, once per run."""
     config = session.config
     if is_xdist_worker(config) or looking_only(config):
         return
     env = environment_of(config)
-    ledger = cleanup_ledger_of(config) if env.allow_mutating else None
-    report, swept = asyncio.run(_start(env, preflight_timeout_s(config), ledger))
-    config.stash[PREFLIGHT_KEY] = report
     terminal = config.pluginmanager.get_plugin("terminalreporter")
+    say = terminal.write_line if terminal is not None else print
+    report = recovery.prepare(
+        config, env, preflight_timeout_s(config), state_directory(config), say
+    )
+    config.stash[PREFLIGHT_KEY] = report
     if terminal is not None:
         for line in preflight_lines(report):
             terminal.write_line(line, red=not report.ok)
-    if not report.ok:
-        if terminal is not None:
-            config.pluginmanager.register(_QuietExit(terminal), "qtask-quiet-preflight-exit")
-        pytest.exit(PREFLIGHT_EXIT, returncode=pytest.ExitCode.TESTS_FAILED)
-    if swept is not None:
-        config.stash[SWEPT_TASKS_KEY] = swept
     if report.consumers == 0:
         config.stash[UNCONSUMED_SINCE_KEY] = time.time()
 
 
-PREFLIGHT_EXIT = "preflight failed: no scenario was run"
-
-
-class _QuietExit:
-    """The preflight's lines say it all: no "!!! _pytest.outcomes.Exit !!!" banner after them.
-
-    pytest keeps the exit to print it as an interruption at the end; pytest has no option to
-    leave it out, so the terminal reporter's memo of it (``_keyboardinterrupt_memo``) is dropped.
-    """
-
-    def __init__(self, terminal: object) -> None:
-        self.terminal = terminal
-
-    @pytest.hookimpl(trylast=True)
-    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
-        if isinstance(excinfo.value, pytest.exit.Exception) and excinfo.value.msg == PREFLIGHT_EXIT:
-            self.terminal._keyboardinterrupt_memo = None  # type: ignore[attr-defined]
+def replace_scenarios_if_broken(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """After a failed preflight the run holds one failing case instead of the scenarios."""
+    report = config.stash.get(PREFLIGHT_KEY, None)
+    failures = list(report.failures) if report is not None and not report.ok else []
+    failures = failures or preflight_case.worker_failures(config)
+    if failures:
+        preflight_case.replace_scenarios(session, config, items, failures)
 
 
 def preflight_lines(report: PreflightReport) -> list[str]:
@@ -168,11 +126,15 @@ def preflight_lines(report: PreflightReport) -> list[str]:
 
 
 def hand_to_xdist_worker(node: object) -> None:
-    """Tell an xdist worker process since when the preflight saw no consumer."""
+    """Tell an xdist worker what the controller's preflight saw (and who the deployment is)."""
     config: pytest.Config = node.config  # type: ignore[attr-defined]
     since = config.stash.get(UNCONSUMED_SINCE_KEY, None)
     if since is not None:
         node.workerinput[UNCONSUMED_SINCE_INPUT] = since  # type: ignore[attr-defined]
+    recovery.hand_to_worker(node)
+    report = config.stash.get(PREFLIGHT_KEY, None)
+    if report is not None and not report.ok:
+        preflight_case.hand_to_worker(node, report.failures)
 
 
 def unconsumed_since(config: pytest.Config) -> float | None:

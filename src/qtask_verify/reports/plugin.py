@@ -33,6 +33,7 @@ from pytest_metadata.plugin import metadata_key
 
 from ..errors import DeploymentFault
 from ..plugin.ordering import NOT_RUN_BY_POLICY, policy_scope
+from ..plugin.preflight_case import is_preflight_case
 from ..plugin.startup import ENVIRONMENT_KEY, looking_only
 from ..run import log as runlog
 from ..run.record import RunRecord, write_run_record
@@ -265,7 +266,7 @@ class ReportingPlugin:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.outcome == "rerun":  # a failed attempt that will be retried: no Cucumber result
             test_report_context_registry.pop(report, None)
-        if self.controller:
+        if self.controller and not is_preflight_case(report.nodeid):
             self.log.add(report)
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:

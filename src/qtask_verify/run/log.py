@@ -21,6 +21,8 @@ POLICY_ATTR = "qtask_not_run_by_policy"
 PERFORMANCE_TAG = "performance"
 
 _SEVERITY = {"passed": 0, "skipped": 1, "failed": 2}
+# A scenario whose setup passed and whose call never reported was stopped by an interrupt.
+INTERRUPTED_REASON = "interrupted before its steps ended: not verified"
 
 
 def _diagnosis(fault: dict[str, Any]) -> Diagnosis:
@@ -46,6 +48,7 @@ class ScenarioLog:
     fault: dict[str, Any] | None = None
     losses: list[dict[str, Any]] = field(default_factory=list)
     performance: list[dict[str, Any]] = field(default_factory=list)
+    called: bool = False  # the last attempt's call phase reported
 
     def add(self, report: Any) -> None:
         """Fold one phase report in; a setup report opens a new attempt."""
@@ -54,8 +57,10 @@ class ScenarioLog:
             self.attempts.append(outcome)
             self.fault = None
             self.skip_reason = None
+            self.called = False
         elif _SEVERITY[outcome] > _SEVERITY[self.attempts[-1]]:
             self.attempts[-1] = outcome
+        self.called = self.called or report.when == "call"
         self.duration_s += float(report.duration or 0.0)
         described = getattr(report, SCENARIO_ATTR, None)
         if described is not None and (report.when != "teardown" or self.scenario is None):
@@ -80,7 +85,7 @@ class ScenarioLog:
     @property
     def outcome(self) -> str:
         """passed | failed | skipped | flaky | not run by policy (a rerun pass is never hidden)."""
-        if not self.attempts:
+        if not self.attempts or self._interrupted:
             return "skipped"
         last = self.attempts[-1]
         if last == "passed" and "failed" in self.attempts[:-1]:
@@ -88,6 +93,10 @@ class ScenarioLog:
         if last == "skipped" and self.by_policy:
             return POLICY
         return last
+
+    @property
+    def _interrupted(self) -> bool:
+        return self.attempts[-1] == "passed" and not self.called
 
     def to_scenario(self) -> Scenario:
         described = self.scenario or {}
@@ -101,7 +110,7 @@ class ScenarioLog:
             outcome=outcome,
             attempts=tuple(self.attempts),
             duration_s=round(self.duration_s, 3),
-            skip_reason=self.skip_reason if outcome in ("skipped", POLICY) else None,
+            skip_reason=self._skip_reason if outcome in ("skipped", POLICY) else None,
             steps=tuple(_step(s) for s in described.get("steps", ())),
             diagnosis=_diagnosis(fault) if fault else None,
             timeline=tuple(
@@ -110,6 +119,10 @@ class ScenarioLog:
             ),
             losses=tuple(_diagnosis(loss) for loss in self.losses),
         )
+
+    @property
+    def _skip_reason(self) -> str | None:
+        return INTERRUPTED_REASON if self.attempts and self._interrupted else self.skip_reason
 
     def metrics(self) -> list[Metric]:
         """The figures this scenario measured, and why a ``@performance`` one measured less.

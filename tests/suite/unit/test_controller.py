@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import sys
 from pathlib import Path
 
@@ -86,3 +88,31 @@ async def test_a_failed_background_command_fails_its_wait(tmp_path: Path) -> Non
     pending = await controller.begin("start", "worker")
     with pytest.raises(ControllerError, match=r"`start worker` failed \(exit 4\)"):
         await pending.wait()
+
+
+async def test_a_cancelled_wait_leaves_the_command_running_to_its_end(tmp_path: Path) -> None:
+    """An interrupt never leaves a stop or a start half done: the command finishes alone."""
+    script = (
+        "import pathlib, sys, time; time.sleep(0.6); pathlib.Path(sys.argv[1]).write_text('done')"
+    )
+    controller = CommandController(settings(tmp_path, stop=f'{PYTHON} -c "{script}" {{component}}'))
+    pending = await controller.begin("stop", "broker")
+    waiting = asyncio.ensure_future(pending.wait())
+    await asyncio.sleep(0.1)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert not pending.finished
+    await pending.wait()  # the same command, still running, ends normally
+    assert (tmp_path / "broker").read_text() == "done"
+
+
+async def test_a_command_runs_in_a_session_of_its_own(tmp_path: Path) -> None:
+    """Ctrl-C in the terminal reaches the suite's process group, never the command's."""
+    script = "import os, pathlib, sys; pathlib.Path(sys.argv[1]).write_text(str(os.getsid(0)))"
+    controller = CommandController(
+        settings(tmp_path, start=f'{PYTHON} -c "{script}" {{component}}')
+    )
+    pending = await controller.begin("start", "worker")
+    await pending.wait()
+    assert int((tmp_path / "worker").read_text()) == pending.pid != os.getsid(0)

@@ -7,6 +7,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from qtask_verify.deployment.identity import DeploymentIdentity
 from qtask_verify.deployment.ledger import (
     MARKER_PREFIX,
     CleanupLedger,
@@ -54,10 +55,11 @@ def test_markers_are_unique_and_kept_as_a_comment() -> None:
     assert marked_circuit("OPENQASM 3.0;\n", first) == f"OPENQASM 3.0;\n// {first}\n"
 
 
-def test_ledger_path_depends_on_environment_and_database(tmp_path: Path) -> None:
-    one = ledger_path(tmp_path, "local", "postgresql://a@h:1/x")
-    assert one != ledger_path(tmp_path, "local", "postgresql://a@h:2/x")
-    assert one != ledger_path(tmp_path, "staging", "postgresql://a@h:1/x")
+def test_ledger_path_is_the_database_identity_not_the_broker_nor_a_url(tmp_path: Path) -> None:
+    one = ledger_path(tmp_path, DeploymentIdentity("7714469094932485697/qtask", "rabbit@a"))
+    assert one == ledger_path(tmp_path, DeploymentIdentity("7714469094932485697/qtask", None))
+    assert one != ledger_path(tmp_path, DeploymentIdentity("7714469094932485697/other", None))
+    assert one != ledger_path(tmp_path, DeploymentIdentity("1/qtask", "rabbit@a"))
 
 
 def test_intent_is_written_before_the_task_exists(tmp_path: Path) -> None:
