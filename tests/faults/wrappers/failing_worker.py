@@ -1,6 +1,7 @@
 """A worker whose simulator refuses every circuit: every task ends `failed`.
 
-Started by the fault catalogue as `python3 failing_worker.py`; the real worker, one function changed.
+Started by the fault catalogue as `python3 failing_worker.py`: the real worker, one function
+changed.
 """
 
 from qtask_service import executor
