@@ -21,7 +21,8 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -159,6 +160,21 @@ def terminate(targets: Sequence[tuple[ProcessRecord, int]], timeout: float) -> N
     _wait_gone(stragglers, timeout)
     for record, _ in targets:
         _signal_group(record.pid, signal.SIGKILL)
+
+
+@contextmanager
+def uninterruptible() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM until the block ends: a stop is never left half done.
+
+    A signal that arrives meanwhile is delivered when the block ends (Ctrl-C still stops the
+    command, once the component is down and the state saved).
+    """
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def kill(records: Sequence[ProcessRecord]) -> None:

@@ -24,7 +24,15 @@ from qtask_stack.binaries import Binaries, resolve_binaries
 from qtask_stack.errors import StackError, StateDirError
 from qtask_stack.postgres import PostgresCluster
 from qtask_stack.probes import tcp_open
-from qtask_stack.process import MARKER_ENV, Launcher, is_alive, kill, sweep, terminate
+from qtask_stack.process import (
+    MARKER_ENV,
+    Launcher,
+    is_alive,
+    kill,
+    sweep,
+    terminate,
+    uninterruptible,
+)
 from qtask_stack.rabbitmq import RabbitNode
 from qtask_stack.registry import DEFAULT_STATE_DIR, STATE_DIR_ENV
 from qtask_stack.state import (
@@ -200,10 +208,14 @@ class Stack:
     def stop(self, component: str, index: int | None = None) -> None:
         """Graceful stop (SIGTERM, or SIGINT for PostgreSQL; SIGKILL after a grace period)."""
         names = self._names(component, index)
-        with self._locked():
+        if component == rabbitmq.COMPONENT:
+            names.append(rabbitmq.EPMD)
+        with self._locked(), uninterruptible():
             state = self._require_state()
-            if component == rabbitmq.COMPONENT:
-                names.append(rabbitmq.EPMD)
+            for name in names:
+                if (record := state.processes.get(name)) is not None:
+                    record.stopping = True
+            save_state(self.state_dir, state)
             if component in (service.API, service.WORKER):
                 self._stop_service(state, names)
             else:
@@ -237,6 +249,9 @@ class Stack:
             raise StackError(f"argv/env overrides apply to the api and workers, not {component}")
         with self._locked():
             state = self._require_state()
+            self._finish_stopping(
+                state, [*names, rabbitmq.EPMD] if component == rabbitmq.COMPONENT else names
+            )
             try:
                 if component == rabbitmq.COMPONENT:
                     broker = self._spawn_broker(state, self._binaries(), [])
@@ -453,6 +468,14 @@ class Stack:
             except StackError:
                 state.processes.pop(launcher.component, None)
                 raise
+
+    def _finish_stopping(self, state: StackState, names: Sequence[str]) -> None:
+        """Wait for processes a cut-short stop left stopping to be gone, then forget them."""
+        stopping = [name for name in names if (r := state.processes.get(name)) and r.stopping]
+        if stopping:
+            with uninterruptible():
+                terminate(self._stop_targets(state, stopping), _STOP_TIMEOUT_S)
+                save_state(self.state_dir, state)
 
     def _stop_service(self, state: StackState, names: Sequence[str]) -> None:
         """API and workers together; the grace period is the workers' (they finish a task)."""

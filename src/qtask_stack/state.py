@@ -38,10 +38,16 @@ def _new_password() -> str:
 
 @dataclass
 class ProcessRecord:
-    """A process the stack started: its pid (also its process group) and its start time."""
+    """A process the stack started: its pid (also its process group) and its start time.
+
+    ``stopping`` is set (and saved) before the process is signalled, so a `start` that follows
+    a stop cut short (the stopping command killed) waits for the old process to be gone instead
+    of taking it for a running one.
+    """
 
     pid: int
     create_time: float
+    stopping: bool = False
 
 
 @dataclass

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import signal
 import stat
 import subprocess
 import time
@@ -202,6 +203,60 @@ def test_broker_stops_completely_and_starts_on_the_same_ports(stack: Stack) -> N
     assert overview.status_code == 200
     guest = httpx.get(f"{state.management_url()}/api/overview", auth=("guest", "guest"))
     assert guest.status_code == 401
+
+
+def _cli_process(stack: Stack, *args: str) -> subprocess.Popen[str]:
+    executable = shutil.which("qtask-stack") or str(Path(".venv/bin/qtask-stack"))
+    return subprocess.Popen(
+        [executable, "--state-dir", str(stack.state_dir), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_marked_stopping(stack: Stack, name: str, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        state = load_state(stack.state_dir)
+        record = state.processes.get(name) if state is not None else None
+        if record is not None and record.stopping:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"{name} was never marked stopping")
+
+
+def test_a_stop_interrupted_by_ctrl_c_still_finishes(stack: Stack) -> None:
+    """SIGINT during `stop worker` is held until the workers are gone and the state saved."""
+    stop = _cli_process(stack, "stop", "worker")
+    _wait_marked_stopping(stack, "worker-1")
+    stop.send_signal(signal.SIGINT)
+    stop.wait(timeout=60)
+    state = load_state(stack.state_dir)
+    assert state is not None
+    assert not any(name.startswith("worker-") for name in state.processes), state.processes
+    assert not any(row.is_up for row in stack.status() if row.name.startswith("worker-"))
+    stack.start("worker")
+    assert all(row.is_up for row in stack.status())
+
+
+def test_start_after_a_stop_killed_half_way_waits_for_the_old_broker(stack: Stack) -> None:
+    """The stopping command dies after signalling the broker: `start` must not take the
+    shutting-down node for a running one and start nothing."""
+    state = load_state(stack.state_dir)
+    assert state is not None
+    stop = _cli_process(stack, "stop", "broker")
+    _wait_marked_stopping(stack, "broker")
+    time.sleep(0.3)  # the node has been signalled and is shutting down
+    stop.kill()
+    stop.wait(timeout=10)
+    result = _cli(stack, "start", "broker")
+    assert result.returncode == 0, result.stderr
+    admin = state.admin_env()
+    auth = (admin["QTASK_MANAGEMENT_USER"], admin["QTASK_MANAGEMENT_PASSWORD"])
+    overview = httpx.get(f"{state.management_url()}/api/overview", auth=auth, timeout=5)
+    assert overview.status_code == 200
+    assert all(row.is_up for row in stack.status())
 
 
 def test_down_leaves_no_process_behind(stack: Stack) -> None:
