@@ -25,7 +25,7 @@ from typing import Any
 from qtask_stack.binaries import Binaries
 from qtask_stack.errors import ComponentError
 from qtask_stack.process import Launcher, log_tail
-from qtask_stack.state import DATABASE, DB_USER, HOST, SUPERUSER, StackState
+from qtask_stack.state import DATABASE, DB_USER, DB_VERIFIER, HOST, SUPERUSER, StackState
 
 COMPONENT = "database"
 STOP_SIGNAL = signal.SIGINT  # "fast" shutdown: SIGTERM would wait for every client to leave
@@ -132,21 +132,36 @@ class PostgresCluster:
 
     def bootstrap(self) -> None:
         """Create (or re-password) the service's role and its database; idempotent."""
-        password = self._state.credentials.database.replace("'", "''")
         sql = (
-            "DO $$ BEGIN "
-            f"IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{DB_USER}') THEN "
-            f"CREATE ROLE {DB_USER} LOGIN PASSWORD '{password}'; "
-            f"ELSE ALTER ROLE {DB_USER} LOGIN PASSWORD '{password}'; END IF; END $$;\n"
-            f"SELECT 'CREATE DATABASE {DATABASE} OWNER {DB_USER}' "
+            _login_role(DB_USER, self._state.credentials.database)
+            + f"SELECT 'CREATE DATABASE {DATABASE} OWNER {DB_USER}' "
             f"WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '{DATABASE}')\\gexec\n"
         )
+        self._run_superuser_sql(sql, "postgres", "creating the roles and database failed")
+
+    def grant_verifier(self) -> None:
+        """What the suite needs, once the schema exists: read everything the service keeps
+        (also tables later migrations add), delete tasks and their history (the suite's own),
+        and read the cluster's identity. Nothing else: no insert, update or DDL. Idempotent; it
+        also creates (or re-passwords) the verifier's role."""
+        sql = (
+            _login_role(DB_VERIFIER, self._state.credentials.database_verifier)
+            + f"GRANT CONNECT ON DATABASE {DATABASE} TO {DB_VERIFIER};\n"
+            f"GRANT USAGE ON SCHEMA public TO {DB_VERIFIER};\n"
+            f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {DB_VERIFIER};\n"
+            f"ALTER DEFAULT PRIVILEGES FOR ROLE {DB_USER} IN SCHEMA public "
+            f"GRANT SELECT ON TABLES TO {DB_VERIFIER};\n"
+            "DO $$ BEGIN "
+            "IF to_regclass('tasks') IS NOT NULL AND to_regclass('status_history') IS NOT NULL "
+            f"THEN GRANT DELETE ON tasks, status_history TO {DB_VERIFIER}; END IF; END $$;\n"
+            f"GRANT EXECUTE ON FUNCTION pg_control_system() TO {DB_VERIFIER};\n"
+        )
+        self._run_superuser_sql(sql, DATABASE, "granting the verifier its access failed")
+
+    def _run_superuser_sql(self, sql: str, database: str, failure: str) -> None:
+        session = [*self._superuser_session()[:-1], database]
         result = subprocess.run(
-            [
-                self._binaries.postgres("psql"),
-                *("-X", "-q", "-v", "ON_ERROR_STOP=1"),
-                *self._superuser_session(),
-            ],
+            [self._binaries.postgres("psql"), *("-X", "-q", "-v", "ON_ERROR_STOP=1"), *session],
             input=sql,
             capture_output=True,
             text=True,
@@ -157,7 +172,7 @@ class PostgresCluster:
             output = (result.stdout + result.stderr).strip()
             for secret in self._state.secrets():
                 output = output.replace(secret, "***")
-            raise ComponentError(COMPONENT, "creating the role and database failed", output)
+            raise ComponentError(COMPONENT, failure, output)
 
     def _run_as(self) -> dict[str, Any]:
         if self._user is None:
@@ -192,3 +207,14 @@ def remove_external_cluster(stack_id: str) -> None:
 def _traversable(path: Path, uid: int) -> bool:
     info = path.stat()
     return info.st_uid == uid or bool(info.st_mode & stat.S_IXOTH)
+
+
+def _login_role(name: str, password: str) -> str:
+    """SQL that creates the login role, or sets its password if it exists."""
+    quoted = password.replace("'", "''")
+    return (
+        "DO $$ BEGIN "
+        f"IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{name}') THEN "
+        f"CREATE ROLE {name} LOGIN PASSWORD '{quoted}'; "
+        f"ELSE ALTER ROLE {name} LOGIN PASSWORD '{quoted}'; END IF; END $$;\n"
+    )

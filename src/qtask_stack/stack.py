@@ -113,6 +113,7 @@ class Stack:
                 indices = range(1, state.workers + 1)
                 if database_started or self._service_missing(state, indices):
                     service.migrate(state, self._service_process_env(state), self.log_dir)
+                    PostgresCluster(self.state_dir, state, binaries, self.log_dir).grant_verifier()
                 launchers = self._spawn_service(state, api=True, workers=indices, spawned=spawned)
                 if broker is not None:
                     broker.wait_ready()

@@ -29,6 +29,8 @@ ENV_FILE = "stack.env"
 HOST = "127.0.0.1"
 DATABASE = "qtask"
 DB_USER = "qtask"
+# The suite's database account: it reads the schema and the tasks, and deletes its own tasks.
+DB_VERIFIER = "qtask_verifier"
 SUPERUSER = "postgres"
 
 
@@ -75,6 +77,7 @@ class Credentials:
     broker: str
     broker_admin: str = field(default_factory=_new_password)
     broker_verifier: str = field(default_factory=_new_password)
+    database_verifier: str = field(default_factory=_new_password)
 
 
 @dataclass
@@ -105,10 +108,15 @@ class StackState:
         """The RabbitMQ node name: unique per state directory, so stacks never collide."""
         return f"qtask-{self.stack_id}@localhost"
 
-    def database_url(self) -> str:
-        """libpq-style URL of the application database, as the service and the suite use it."""
-        password = self.credentials.database
-        return f"postgresql://{DB_USER}:{password}@{HOST}:{self.ports.postgres}/{DATABASE}"
+    def database_url(self, *, verifier: bool = False) -> str:
+        """libpq-style URL of the application database: the owner's (the service's), or the
+        verifier's (the suite's)."""
+        user, password = (
+            (DB_VERIFIER, self.credentials.database_verifier)
+            if verifier
+            else (DB_USER, self.credentials.database)
+        )
+        return f"postgresql://{user}:{password}@{HOST}:{self.ports.postgres}/{DATABASE}"
 
     def broker_password(self, account: BrokerAccount) -> str:
         """The generated password of one of the stack's broker accounts."""
@@ -138,17 +146,19 @@ class StackState:
         return f"http://{HOST}:{self.ports.api}"
 
     def suite_env(self) -> dict[str, str]:
-        """The `QTASK_*` variables the suite reads (the content of `stack.env`): the verifier's."""
-        return self._env_for(VERIFIER)
+        """The `QTASK_*` variables the suite reads (the content of `stack.env`): the verifier's
+        broker and database accounts."""
+        return self._env_for(VERIFIER, verifier=True)
 
     def admin_env(self) -> dict[str, str]:
-        """The same variables with the administrator's broker account, for the stack's own use."""
-        return self._env_for(ADMIN)
+        """The same variables with the administrator's broker account and the database owner,
+        for the stack's own use and for tests that break the deployment on purpose."""
+        return self._env_for(ADMIN, verifier=False)
 
-    def _env_for(self, account: BrokerAccount) -> dict[str, str]:
+    def _env_for(self, account: BrokerAccount, *, verifier: bool) -> dict[str, str]:
         return {
             "QTASK_API_URL": self.api_url(),
-            "QTASK_DATABASE_URL": self.database_url(),
+            "QTASK_DATABASE_URL": self.database_url(verifier=verifier),
             "QTASK_AMQP_URL": self.amqp_url(account),
             "QTASK_MANAGEMENT_URL": self.management_url(),
             "QTASK_MANAGEMENT_USER": account.name,
@@ -169,6 +179,7 @@ class StackState:
         return [
             self.credentials.postgres_superuser,
             self.credentials.database,
+            self.credentials.database_verifier,
             *self.broker_passwords().values(),
         ]
 

@@ -79,7 +79,7 @@ class Lab:
         """Run statements on the stack's database, as its owner, in one transaction."""
 
         async def execute() -> None:
-            connection = await asyncpg.connect(self.suite_env["QTASK_DATABASE_URL"], timeout=10)
+            connection = await asyncpg.connect(self.admin_env["QTASK_DATABASE_URL"], timeout=10)
             try:
                 async with connection.transaction():
                     for statement in statements:
@@ -93,7 +93,7 @@ class Lab:
         """One statement with parameters, as the database's owner."""
 
         async def execute() -> None:
-            connection = await asyncpg.connect(self.suite_env["QTASK_DATABASE_URL"], timeout=10)
+            connection = await asyncpg.connect(self.admin_env["QTASK_DATABASE_URL"], timeout=10)
             try:
                 await connection.execute(statement, *args)
             finally:
@@ -103,7 +103,7 @@ class Lab:
 
     def sql_value(self, query: str) -> object:
         async def fetch() -> object:
-            connection = await asyncpg.connect(self.suite_env["QTASK_DATABASE_URL"], timeout=10)
+            connection = await asyncpg.connect(self.admin_env["QTASK_DATABASE_URL"], timeout=10)
             try:
                 return await connection.fetchval(query)
             finally:

@@ -275,6 +275,54 @@ def _worker_environ(stack: Stack) -> dict[str, str]:
     return psutil.Process(pid).environ()
 
 
+def _database_answer(database_url: str, statement: str) -> str:
+    """ "ok", or the class of PostgreSQL's refusal, for one statement in a rolled-back
+    transaction (so nothing the verifier was wrongly allowed to do would stay)."""
+    import asyncpg
+
+    async def run() -> str:
+        connection = await asyncpg.connect(database_url, timeout=10)
+        try:
+            transaction = connection.transaction()
+            await transaction.start()
+            try:
+                await connection.execute(statement)
+                return "ok"
+            except asyncpg.InsufficientPrivilegeError:
+                return "refused"
+            finally:
+                await transaction.rollback()
+        finally:
+            await connection.close()
+
+    return asyncio.run(run())
+
+
+def test_the_database_verifier_reads_and_deletes_only(stack: Stack) -> None:
+    state = load_state(stack.state_dir)
+    assert state is not None
+    verifier = state.database_url(verifier=True)
+    assert stack.suite_env()["QTASK_DATABASE_URL"] == verifier
+    allowed = [
+        "SELECT count(*) FROM tasks",
+        "SELECT count(*) FROM status_history",
+        "SELECT version_num FROM alembic_version",
+        "SELECT system_identifier FROM pg_control_system()",
+        "DELETE FROM status_history WHERE false",
+        "DELETE FROM tasks WHERE false",
+    ]
+    refused = [
+        "INSERT INTO tasks (task_id, circuit, shots) VALUES (gen_random_uuid(), 'x', 1)",
+        "UPDATE tasks SET shots = shots WHERE false",
+        "DELETE FROM alembic_version WHERE false",
+        "TRUNCATE status_history",
+        "CREATE TABLE verifier_was_here (x int)",
+        "DROP INDEX IF EXISTS ix_tasks_current_status",
+    ]
+    answers = {statement: _database_answer(verifier, statement) for statement in allowed + refused}
+    assert answers == {**dict.fromkeys(allowed, "ok"), **dict.fromkeys(refused, "refused")}
+
+
 def test_the_service_settings_are_kept_for_later_starts(stack: Stack) -> None:
     assert _worker_environ(stack)[MARK] == "kept"
     restarted = _cli(stack, "restart", "worker", "1")

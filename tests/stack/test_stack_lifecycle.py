@@ -129,8 +129,15 @@ def test_env_files_are_private_and_match_env_command(stack: Stack) -> None:
     # The suite gets the verifier's broker account; the service runs on its own, the same broker.
     assert file_env["QTASK_MANAGEMENT_USER"] == "qtask-verifier"
     assert urlsplit(file_env["QTASK_AMQP_URL"]).username == "qtask-verifier"
+    # ... and the database's verifier account, beside the service's own, the same database.
     service = stack.service_env()
-    assert service["QTASK_SERVICE_DATABASE_URL"] == file_env["QTASK_DATABASE_URL"]
+    service_database = urlsplit(service["QTASK_SERVICE_DATABASE_URL"])
+    suite_database = urlsplit(file_env["QTASK_DATABASE_URL"])
+    assert (service_database.username, suite_database.username) == ("qtask", "qtask_verifier")
+    assert (service_database.port, service_database.path) == (
+        suite_database.port,
+        suite_database.path,
+    )
     service_amqp = urlsplit(service["QTASK_SERVICE_AMQP_URL"])
     assert service_amqp.username == "qtask"
     assert service_amqp.port == urlsplit(file_env["QTASK_AMQP_URL"]).port

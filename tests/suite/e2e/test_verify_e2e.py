@@ -201,7 +201,7 @@ BELL = (
 @pytest.fixture
 def real_traffic(local_stack: Any) -> Iterator[None]:
     """Two tasks submitted as a real user would (no suite marker), finished, then deleted."""
-    env = local_stack.suite_env()
+    env = local_stack.admin_env()
     ids = [
         httpx.post(
             f"{env['QTASK_API_URL']}/tasks", json={"qc": BELL, "shots": 100}, timeout=10
