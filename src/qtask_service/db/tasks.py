@@ -30,7 +30,7 @@ _DELETE = "DELETE FROM tasks WHERE task_id = $1 AND current_status = 'pending'"
 
 _GET = """
 SELECT task_id, current_status::text AS status, shots, submitted_at, started_at, completed_at,
-       result, error_message
+       attempts, result, error_message
 FROM tasks WHERE task_id = $1
 """
 
