@@ -14,15 +14,17 @@ until another worker got to them). The first batch is one task, before anything 
 
 Idempotence comes from the guarded transitions of `TaskStore`: a redelivered message for a task
 left in `processing` finishes it without a second `processing` row; a duplicate of a finished
-task is acked and ignored; an unknown task is acked and logged. A redelivered message (its task
-may show `processing`, left by a dead worker) is processed before the fresh ones and alone, so a
-task that kills the worker does not drag its batch mates' attempts up. A
+task is acked and ignored; an unknown task is acked and logged. When a worker dies, all it held
+comes back redelivered; one query tells which of those tasks it had claimed (they show
+`processing`): those run first, each alone, so that none shows `processing` behind a backlog and
+a task that kills workers does not drag its batch mates' attempts up. A
 message that cannot be parsed, or a task claimed more than `worker_max_attempts` times (it keeps
 killing workers), is rejected without requeue into the dead-letter queue, and the task failed.
 """
 
 import asyncio
 import collections
+import contextlib
 import logging
 import time
 import uuid
@@ -77,6 +79,7 @@ class TaskConsumer:
         self._execution_s: float | None = None  # recent execution time per task, estimated
         self._fresh: collections.deque[AbstractIncomingMessage] = collections.deque()
         self._redelivered: collections.deque[AbstractIncomingMessage] = collections.deque()
+        self._orphans: collections.deque[AbstractIncomingMessage] = collections.deque()
         self._arrived = asyncio.Event()
         self._stopping = asyncio.Event()
         self._queue: AbstractQueue | None = None
@@ -113,7 +116,10 @@ class TaskConsumer:
 
     async def _loop(self) -> None:
         while not self._stopping.is_set():
-            batch = self._next_batch()
+            try:
+                batch = await self._next_batch()
+            except Abandoned:
+                return
             if not batch:
                 self._arrived.clear()
                 await self._arrived.wait()
@@ -143,12 +149,35 @@ class TaskConsumer:
         (self._redelivered if message.redelivered else self._fresh).append(message)
         self._arrived.set()
 
-    def _next_batch(self) -> list[AbstractIncomingMessage]:
-        """A redelivered message alone, first; else fresh ones, as many as `_batch_limit`."""
+    async def _next_batch(self) -> list[AbstractIncomingMessage]:
+        """A task left `processing` by a dead worker first, alone; else up to `_batch_limit`."""
         if self._redelivered:
-            return [self._redelivered.popleft()]
+            await self._sort_redelivered()
+        if self._orphans:
+            return [self._orphans.popleft()]
         limit = self._batch_limit()
         return [self._fresh.popleft() for _ in range(min(limit, len(self._fresh)))]
+
+    async def _sort_redelivered(self) -> None:
+        """Orphans are redelivered messages whose task shows `processing`: claimed by a worker
+        that died (perhaps of this very task). The others were only prefetched by it, never
+        claimed: they rejoin the fresh ones, ahead of them, as they were in the queue."""
+        messages = list(self._redelivered)
+        self._redelivered.clear()
+        task_ids: dict[int, uuid.UUID] = {}
+        for index, message in enumerate(messages):
+            with contextlib.suppress(ValueError):  # a poison message: handled with the fresh
+                task_ids[index] = parse_task_id(message.body)
+        wanted = list(set(task_ids.values()))
+        statuses = await self._with_database(lambda: self._store.statuses(wanted))
+        others = []
+        for index, message in enumerate(messages):
+            task_id = task_ids.get(index)
+            if task_id is not None and statuses.get(task_id) == "processing":
+                self._orphans.append(message)
+            else:
+                others.append(message)
+        self._fresh.extendleft(reversed(others))
 
     def _batch_limit(self) -> int:
         """Tasks to claim at once: what starts within the claim window at recent speeds."""
