@@ -11,7 +11,10 @@ connection for ever by trickling a request. Here:
   request), and its body within `request_body_timeout_s` after it: a late request gets 408 and its
   connection is closed. A new connection that sends nothing is closed without an answer.
 
-Idle keep-alive connections are uvicorn's own `timeout_keep_alive`.
+A refusal is sent, then the connection half-closed and what the client still sends is read and
+dropped for a moment (`_LINGER_S`) before closing: closing at once with unread input makes the
+kernel reset the connection, which destroys the answer before the client reads it. Idle
+keep-alive connections are uvicorn's own `timeout_keep_alive`.
 """
 
 import asyncio
@@ -23,6 +26,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from qtask_service.settings import Settings
 
 _Phase = Literal["idle", "head", "body", "done"]
+_LINGER_S = 1.0
 
 
 class _HeadTooLarge(Exception):
@@ -41,6 +45,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._phase: _Phase = "idle"
         self._head_bytes = 0
         self._head_too_large = False
+        self._refused = False
         self._deadline: asyncio.TimerHandle | None = None
 
     # -- connection ------------------------------------------------------------------------
@@ -54,14 +59,18 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return  # lingering after a refusal: read and dropped
         super().data_received(data)
-        if self._phase == "head" and not self.transport.is_closing():
+        if self._phase == "head" and not self._refused and not self.transport.is_closing():
             # Still no complete head after this chunk: all of it was head.
             self._head_bytes += len(data)
             if self._head_bytes > self.max_header_bytes:
                 self._refuse(431, f"request headers larger than {self.max_header_bytes} bytes")
 
     def send_400_response(self, msg: str) -> None:
+        if self._refused:
+            return
         if self._head_too_large:
             self._refuse(431, f"request headers larger than {self.max_header_bytes} bytes")
         else:
@@ -112,7 +121,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def _expire(self) -> None:
         self._deadline = None
-        if self.transport.is_closing():
+        if self._refused or self.transport.is_closing():
             return
         if self._phase == "idle":
             self.transport.close()  # connected and never sent a byte: nobody to answer
@@ -130,9 +139,14 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             # The application's receive() now sees a disconnect and its sends are dropped.
             cycle.disconnected = True
             cycle.message_event.set()
-        if not answering:
-            self.transport.write(_raw_error(status, reason))
-        self.transport.close()
+        if answering:
+            self.transport.close()
+            return
+        self._refused = True
+        self.transport.write(_raw_error(status, reason))
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(_LINGER_S, self.transport.close)
 
 
 def _raw_error(status: int, reason: str) -> bytes:
