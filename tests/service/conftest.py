@@ -10,7 +10,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
@@ -29,7 +29,7 @@ class Service:
     """Handles on one stack: its HTTP API, database, broker management API, and controls."""
 
     stack: Stack
-    env: dict[str, str]
+    env: dict[str, str] = field(repr=False)  # URLs with passwords: never in a failure's output
     api: httpx.AsyncClient
     management: httpx.AsyncClient
     db: asyncpg.Connection
