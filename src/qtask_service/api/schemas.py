@@ -30,13 +30,15 @@ _WHITESPACE = (
     r"\t\n\u000b\u000c\r\u001c-\u001f \u0085\u00a0\u1680\u2000-\u200a"
     r"\u2028\u2029\u202f\u205f\u3000"
 )
-_UNSTORABLE_CLASS = r"\u0000\ud800-\udfff"
-_STORABLE = f"[^{_UNSTORABLE_CLASS}]"
-_VISIBLE = f"[^{_UNSTORABLE_CLASS}{_WHITESPACE}]"
+_NUL = r"\u0000"
+_STORABLE = f"[^{_NUL}]"
+_VISIBLE = f"[^{_NUL}{_WHITESPACE}]"
 QC_PATTERN = f"^{_STORABLE}*{_VISIBLE}{_STORABLE}*$"
-"""What `qc` may hold, for the OpenAPI document; the validator checks the same in linear time."""
+"""What `qc` may hold, for the OpenAPI document; the validator checks the same in linear time.
+Lone surrogates are refused too, but left out of the pattern: most regular expression engines
+(JSON Schema validators' among them) cannot express them, and JSON tools cannot produce them."""
 
-_UNSTORABLE = re.compile(f"[{_UNSTORABLE_CLASS}]")
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def _integral_number(value: object) -> object:
@@ -70,7 +72,11 @@ class TaskSubmission(BaseModel):
 
     qc: StrictStr = Field(
         validation_alias=AliasChoices("qc", "circuit"),
-        description="OpenQASM 3 source of the circuit (alias: circuit).",
+        description=(
+            "OpenQASM 3 source of the circuit (alias: circuit). It must hold a character other "
+            "than whitespace and no NUL or lone surrogate (text cannot store them); a circuit "
+            "declaring more qubits than the service runs is refused."
+        ),
         min_length=1,
         json_schema_extra={"pattern": QC_PATTERN},
     )
