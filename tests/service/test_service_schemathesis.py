@@ -27,20 +27,22 @@ BUDGET_S = 60
 SEED = 20261201
 
 
+_OPTIONS = [
+    "--checks", "all",
+    "--max-time", str(BUDGET_S),
+    "--seed", str(SEED),
+    "--workers", "1",
+    "--request-timeout", "10",
+    "--report", "json,har",
+    "--generation-database", "none",  # no example database written anywhere
+    "--no-color",
+]  # fmt: skip
+
+
 def _run_schemathesis(api_url: str, report_dir: Path) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "schemathesis.cli", "run", f"{api_url}/openapi.json"]
     return subprocess.run(
-        [
-            sys.executable, "-m", "schemathesis.cli", "run", f"{api_url}/openapi.json",
-            "--checks", "all",
-            "--max-time", str(BUDGET_S),
-            "--seed", str(SEED),
-            "--workers", "1",
-            "--request-timeout", "10",
-            "--report", "json,har",
-            "--report-dir", str(report_dir),
-            "--generation-database", "none",  # no example database written anywhere
-            "--no-color",
-        ],  # fmt: skip
+        [*command, *_OPTIONS, "--report-dir", str(report_dir)],
         cwd=report_dir,
         capture_output=True,
         text=True,
