@@ -57,6 +57,11 @@ class Service:
             await asyncio.sleep(0.1)
         raise AssertionError(f"task {task_id} not in {statuses} after {timeout_s} s: {body}")
 
+    async def reconnect_database(self) -> None:
+        """After a database restart, which closed the test's connection."""
+        self.db.terminate()
+        self.db = await asyncpg.connect(self.env["QTASK_DATABASE_URL"])
+
     async def history(self, task_id: uuid.UUID) -> list[asyncpg.Record]:
         """The task's status_history rows in order."""
         return await self.db.fetch(
@@ -114,7 +119,7 @@ async def service(local_stack: Stack) -> AsyncIterator[Service]:
             yield handle
         finally:
             # A new connection: the test may have restarted the database under the old one.
-            db.terminate()
+            handle.db.terminate()
             if handle.created:
                 cleanup = await asyncpg.connect(env["QTASK_DATABASE_URL"])
                 try:

@@ -64,6 +64,7 @@ async def test_dead_workers_tasks_run_first_and_show_their_retry(service: Servic
     finally:
         service.stack.start("worker")
     await service.wait_healthy()
+    await service.reconnect_database()
 
     for task_id in orphans:
         view = await service.wait_status(task_id, {"completed", "failed"}, timeout_s=120)
