@@ -17,9 +17,9 @@ left in `processing` finishes it without a second `processing` row; a duplicate 
 task is acked and ignored; an unknown task is acked and logged. When a worker dies, all it held
 comes back redelivered; one query tells which of those tasks it had claimed (they show
 `processing`): those run first, each alone, so that none shows `processing` behind a backlog and
-a task that kills workers does not drag its batch mates' attempts up. A
-message that cannot be parsed, or a task claimed more than `worker_max_attempts` times (it keeps
-killing workers), is rejected without requeue into the dead-letter queue, and the task failed.
+a task that kills workers does not drag its batch mates' attempts up. A message that cannot be
+parsed, or a task claimed more than `worker_max_attempts` times (it keeps killing workers), is
+rejected without requeue into the dead-letter queue, and the task failed.
 """
 
 import asyncio
@@ -183,7 +183,8 @@ class TaskConsumer:
         """Tasks to claim at once: what starts within the claim window at recent speeds."""
         if self._execution_s is None:
             return 1
-        starting_in_window = 1 + int(self._settings.worker_claim_window_s / self._execution_s)
+        per_task_s = max(self._execution_s, 1e-6)
+        starting_in_window = 1 + int(self._settings.worker_claim_window_s / per_task_s)
         return max(1, min(self._settings.worker_batch_size, starting_in_window))
 
     async def _process(self, batch: list[AbstractIncomingMessage]) -> None:
