@@ -1,7 +1,9 @@
 """Runs OpenQASM 3 sources on the Qiskit Aer simulator and returns flat measurement counts.
 
 Parsing costs more than simulating a small circuit (design, section 5), so each executor keeps
-one simulator and an LRU cache of circuits already parsed and transpiled, keyed by source.
+one simulator and an LRU cache of circuits already parsed and transpiled, keyed by source. A
+circuit with more qubits than the service runs is refused once parsed, before it is simulated.
+A worker runs its executor in a simulator process of its own (`worker.simulator`).
 """
 
 import warnings
@@ -19,12 +21,13 @@ class InvalidCircuit(Exception):
 class CircuitExecutor:
     """One per worker process: not thread-safe, used from one executor thread."""
 
-    def __init__(self, cache_size: int = 256) -> None:
+    def __init__(self, cache_size: int = 256, max_qubits: int | None = None) -> None:
         # Aer's default OpenMP parallelism spins on every core for a tiny circuit: 5x the CPU
         # per run on this 2-core machine. Workers scale by process, so one thread each.
         self._simulator = AerSimulator(max_parallel_threads=1)
         self._cache: OrderedDict[str, QuantumCircuit] = OrderedDict()
         self._cache_size = cache_size
+        self._max_qubits = max_qubits
 
     def run(self, source: str, shots: int) -> dict[str, int]:
         """Counts of `shots` executions, bitstring (registers concatenated) -> count."""
@@ -47,6 +50,11 @@ class CircuitExecutor:
             self._cache.move_to_end(source)
             return cached
         circuit = _parse(source)
+        if self._max_qubits is not None and circuit.num_qubits > self._max_qubits:
+            raise InvalidCircuit(
+                f"the circuit has {circuit.num_qubits} qubits; this service runs at most "
+                f"{self._max_qubits}"
+            )
         if circuit.num_clbits == 0:
             raise InvalidCircuit("the circuit measures nothing: it has no classical bits")
         try:
@@ -66,7 +74,9 @@ def _parse(source: str) -> QuantumCircuit:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return qiskit.qasm3.loads_experimental(source)
-    except Exception:
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException:  # also the Rust parser's panics (e.g. on a non-literal register size)
         pass
     try:
         return qiskit.qasm3.loads(source)

@@ -10,7 +10,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
@@ -29,7 +29,7 @@ class Service:
     """Handles on one stack: its HTTP API, database, broker management API, and controls."""
 
     stack: Stack
-    env: dict[str, str]
+    env: dict[str, str] = field(repr=False)  # URLs with passwords: never in a failure's output
     api: httpx.AsyncClient
     management: httpx.AsyncClient
     db: asyncpg.Connection
@@ -56,6 +56,11 @@ class Service:
                 return body
             await asyncio.sleep(0.1)
         raise AssertionError(f"task {task_id} not in {statuses} after {timeout_s} s: {body}")
+
+    async def reconnect_database(self) -> None:
+        """After a database restart, which closed the test's connection."""
+        self.db.terminate()
+        self.db = await asyncpg.connect(self.env["QTASK_DATABASE_URL"])
 
     async def history(self, task_id: uuid.UUID) -> list[asyncpg.Record]:
         """The task's status_history rows in order."""
@@ -114,7 +119,7 @@ async def service(local_stack: Stack) -> AsyncIterator[Service]:
             yield handle
         finally:
             # A new connection: the test may have restarted the database under the old one.
-            db.terminate()
+            handle.db.terminate()
             if handle.created:
                 cleanup = await asyncpg.connect(env["QTASK_DATABASE_URL"])
                 try:

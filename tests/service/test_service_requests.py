@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from typing import Any
@@ -23,7 +24,18 @@ INVALID_BODIES: list[tuple[str, Any, str]] = [
     ("shots a float", {"qc": BELL, "shots": 1.5}, "shots"),
     ("shots a boolean", {"qc": BELL, "shots": True}, "shots"),
     ("body not an object", [BELL], "body"),
+    # Text PostgreSQL cannot store: JSON carries it as \u0000 and lone \ud800 escapes.
+    ("qc with a NUL", {"qc": BELL + "\x00"}, "qc"),
+    ("qc with a lone surrogate", {"qc": BELL.replace("c = measure", "\ud800 c = measure")}, "qc"),
+    ("circuit with a NUL", {"circuit": "OPENQASM 3.0;\x00"}, "circuit"),
+    ("qc over the qubit limit", {"qc": BELL.replace("qubit[2]", "qubit[30]")}, "qc"),
 ]
+
+
+async def _post_json(service: Service, body: Any) -> tuple[int, dict[str, Any]]:
+    """POST a body as JSON text with every non-ASCII character escaped (`\\u0000`), as any
+    JSON encoder may send it."""
+    return await _post_raw(service, json.dumps(body).encode())
 
 
 async def _post_raw(service: Service, content: bytes) -> tuple[int, dict[str, Any]]:
@@ -56,10 +68,9 @@ async def test_invalid_body_is_refused_and_leaves_no_trace(
 ) -> None:
     rows_before = await service.task_count()
 
-    response = await service.api.post("/tasks", json=body)
+    status, answer = await _post_json(service, body)
 
-    assert response.status_code == 400
-    answer = response.json()
+    assert status == 400
     assert answer["status"] == "error"
     assert field in [detail["field"] for detail in answer["details"]]
     assert await service.task_count() == rows_before
@@ -86,11 +97,40 @@ async def _refused_without_trace(service: Service) -> None:
     assert [detail["field"] for detail in answer["details"]] == ["body"]
 
     for _, body, _ in INVALID_BODIES:
-        assert (await service.api.post("/tasks", json=body)).status_code == 400
+        assert (await _post_json(service, body))[0] == 400
     assert await service.task_count() == rows_before
     assert await _queued(service) == queued_before
     await service.submit(BELL, shots=1)  # the count does see a message that was published
     assert await _queued(service) == queued_before + 1
+
+
+async def test_integral_float_shots_are_that_integer(service: Service) -> None:
+    # JSON Schema, and so the OpenAPI document, counts 3424.0 as an integer.
+    status, answer = await _post_json(service, {"qc": BELL, "shots": 3424.0})
+
+    assert status == 200, answer
+    task_id = uuid.UUID(answer["task_id"])
+    service.created.append(task_id)
+    view = await service.wait_status(task_id, {"completed"})
+    assert view["shots"] == 3424
+    assert sum(view["result"].values()) == 3424
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("DELETE", "/tasks", {"POST"}),
+        ("PUT", "/health", {"GET"}),
+        ("POST", "/tasks/{task_id}", {"GET"}),
+    ],
+)
+async def test_method_not_allowed_says_what_is(
+    service: Service, method: str, path: str, allowed: set[str]
+) -> None:
+    response = await service.api.request(method, path.format(task_id=uuid.uuid4()))
+
+    assert response.status_code == 405
+    assert {value.strip() for value in response.headers["allow"].split(",")} == allowed
 
 
 async def test_unknown_task_is_404(service: Service) -> None:

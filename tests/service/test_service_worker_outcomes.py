@@ -1,36 +1,48 @@
-"""A task whose execution breaks in an unexpected way ends `failed` with the reason, never stuck."""
+"""A task whose execution fails ends `failed` with the reason, never stuck: the consumer's side."""
 
 from __future__ import annotations
 
 import uuid
 
 from qtask_service.db.tasks import TaskStore
-from qtask_service.executor import InvalidCircuit
 from qtask_service.settings import Settings
 from qtask_service.worker.consumer import TaskConsumer
+from qtask_service.worker.simulator import TaskFailed
 
 
-class _BrokenSimulator:
-    def __init__(self, error: Exception) -> None:
-        self.error = error
+class _FailingSimulator:
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
 
-    def run(self, source: str, shots: int) -> dict[str, int]:
-        raise self.error
+    async def run(self, source: str, shots: int) -> dict[str, int]:
+        raise TaskFailed(self.reason)
 
 
-def _consumer_with(error: Exception) -> TaskConsumer:
+def _consumer_with(reason: str) -> TaskConsumer:
     consumer = TaskConsumer(Settings(), TaskStore.__new__(TaskStore), "test-worker")
-    consumer._executor = _BrokenSimulator(error)  # type: ignore[assignment]
+    consumer._simulator = _FailingSimulator(reason)  # type: ignore[assignment]
     return consumer
 
 
-def test_an_unexpected_simulator_error_fails_the_task_with_its_reason() -> None:
+async def test_a_failed_execution_fails_the_task_with_its_reason() -> None:
     task_id = uuid.uuid4()
-    outcome = _consumer_with(RuntimeError("out of memory"))._execute(task_id, "OPENQASM 3.0;", 8)
-    assert (outcome.task_id, outcome.status) == (task_id, "failed")
-    assert outcome.error == "the simulator failed: out of memory"
+    reason = "the simulation did not finish within 60 s, this service's execution time limit"
+
+    outcome = await _consumer_with(reason)._execute(task_id, "OPENQASM 3.0;", 8)
+
+    assert (outcome.task_id, outcome.status, outcome.error) == (task_id, "failed", reason)
 
 
-def test_an_invalid_circuit_fails_the_task_with_the_parser_message() -> None:
-    outcome = _consumer_with(InvalidCircuit("line 3: unknown gate"))._execute(uuid.uuid4(), "x", 8)
-    assert (outcome.status, outcome.error) == ("failed", "line 3: unknown gate")
+def test_a_worker_claims_what_it_expects_to_start_within_the_claim_window() -> None:
+    consumer = TaskConsumer(
+        Settings(worker_claim_window_s=0.5, worker_batch_size=16),
+        TaskStore.__new__(TaskStore),
+        "test-worker",
+    )
+    limits = []
+    for execution_s in (None, 0.002, 0.2, 3.0):
+        consumer._execution_s = execution_s
+        limits.append(consumer._batch_limit())
+
+    # Nothing known yet: one; milliseconds: a full batch; 0.2 s: 3 start within 0.5 s; seconds: 1.
+    assert limits == [1, 16, 3, 1]

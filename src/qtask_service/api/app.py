@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException
 
 from qtask_service import __version__
 from qtask_service.api.body_limit import BodyLimitMiddleware
+from qtask_service.api.openapi import install_openapi
 from qtask_service.api.responses import OrjsonResponse, error_response
 from qtask_service.api.routes import router
 from qtask_service.api.state import ServiceState
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         default_response_class=OrjsonResponse,
     )
     app.include_router(router)
+    install_openapi(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(HTTPException, _http_error)
@@ -85,8 +87,9 @@ def _field_name(loc: tuple[str | int, ...]) -> str:
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
+    # Starlette's own errors carry headers that belong to the answer: `Allow` on a 405.
     assert isinstance(exc, HTTPException)
-    return error_response(exc.status_code, str(exc.detail))
+    return error_response(exc.status_code, str(exc.detail), headers=exc.headers)
 
 
 async def _database_unavailable(request: Request, exc: Exception) -> Response:

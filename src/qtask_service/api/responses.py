@@ -1,5 +1,6 @@
 """JSON responses serialized by orjson, which also handles UUIDs and datetimes natively."""
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -13,6 +14,8 @@ class OrjsonResponse(JSONResponse):
         return orjson.dumps(content)
 
 
-def error_response(status_code: int, message: str, **extra: Any) -> OrjsonResponse:
+def error_response(
+    status_code: int, message: str, *, headers: Mapping[str, str] | None = None, **extra: Any
+) -> OrjsonResponse:
     """The one error shape of the API: `{"status": "error", "message": ..., ...}`."""
-    return OrjsonResponse({"status": "error", "message": message, **extra}, status_code)
+    return OrjsonResponse({"status": "error", "message": message, **extra}, status_code, headers)

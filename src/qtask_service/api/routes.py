@@ -1,6 +1,11 @@
-"""The three endpoints of the contract: submit a task, read a task, health."""
+"""The three endpoints of the contract: submit a task, read a task, health.
+
+With `api_extras` (the variant) every answer carries fields beyond the contract's, the 404 body
+included; the reference answers only with its own documented fields.
+"""
 
 import asyncio
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -19,11 +24,14 @@ from qtask_service.api.schemas import (
 )
 from qtask_service.api.state import ServiceState
 from qtask_service.broker.link import BrokerUnavailable
+from qtask_service.circuit_size import declared_qubits
 from qtask_service.db.pool import DatabaseUnavailable
 
 router = APIRouter()
 
 _IN_PROGRESS = "Task is still in progress."
+_IMPLEMENTATION = "qtask-service variant"
+_STARTED = time.monotonic()
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "Invalid request; `details` names the fields."},
     503: {"model": ErrorBody, "description": "A dependency (database or queue) is unavailable."},
@@ -38,8 +46,26 @@ def _state(request: Request) -> ServiceState:
 @router.post("/tasks", response_model=SubmissionAccepted, responses=_ERRORS)
 async def submit_task(submission: TaskSubmission, request: Request) -> Response:
     """Store the task and queue it; 200 only once both are durable."""
-    task_id = await _state(request).submissions.submit(submission.qc, submission.shots)
-    return OrjsonResponse({"task_id": task_id, "message": "Task submitted successfully."})
+    state = _state(request)
+    qubits = declared_qubits(submission.qc)
+    if qubits > state.settings.max_qubits:
+        return error_response(
+            400,
+            "Invalid request.",
+            details=[
+                {
+                    "field": "qc",
+                    "message": f"the circuit declares {qubits} qubits; this service runs at "
+                    f"most {state.settings.max_qubits}",
+                    "type": "too_many_qubits",
+                }
+            ],
+        )
+    task_id = await state.submissions.submit(submission.qc, submission.shots)
+    body: dict[str, Any] = {"task_id": task_id, "message": "Task submitted successfully."}
+    if state.settings.api_extras:
+        body |= {"status": "pending", "links": {"self": f"/tasks/{task_id}"}}
+    return OrjsonResponse(body)
 
 
 @router.get(
@@ -48,9 +74,16 @@ async def submit_task(submission: TaskSubmission, request: Request) -> Response:
     responses={**_ERRORS, 404: {"model": ErrorBody, "description": "Task not found."}},
 )
 async def get_task(task_id: uuid.UUID, request: Request) -> Response:
-    """The task's status, and its counts or error once finished."""
-    row = await _state(request).store.get(task_id)
+    """The task's status, and its counts or error once finished.
+
+    `attempts` counts the deliveries that claimed the task: above 1 while `processing`, the
+    task is being run again after the worker that had it died.
+    """
+    state = _state(request)
+    row = await state.store.get(task_id)
     if row is None:
+        if state.settings.api_extras:
+            return error_response(404, "Task not found.", task_id=task_id, code="task_not_found")
         return error_response(404, "Task not found.")
     status = row.pop("status")
     result = row.pop("result")
@@ -65,6 +98,8 @@ async def get_task(task_id: uuid.UUID, request: Request) -> Response:
         body["message"] = "Task failed."
     else:
         body["message"] = _IN_PROGRESS
+    if state.settings.api_extras:
+        body["links"] = {"self": f"/tasks/{task_id}"}
     return OrjsonResponse(body)
 
 
@@ -77,7 +112,7 @@ async def health(request: Request) -> Response:
         _probe(state.store.ping, timeout_s), _probe(state.publisher.check, timeout_s)
     )
     failing = [name for name, problem in (("database", database), ("queue", queue)) if problem]
-    body = {
+    body: dict[str, Any] = {
         "status": "unhealthy" if failing else "healthy",
         "database_status": "disconnected" if database else "connected",
         "queue_status": "disconnected" if queue else "connected",
@@ -87,6 +122,8 @@ async def health(request: Request) -> Response:
             name: problem for name, problem in (("database", database), ("queue", queue)) if problem
         },
     }
+    if state.settings.api_extras:
+        body |= {"implementation": _IMPLEMENTATION, "uptime_s": round(time.monotonic() - _STARTED)}
     return OrjsonResponse(body, 503 if failing else 200)
 
 

@@ -1,10 +1,15 @@
-"""Runs the API under uvicorn (uvloop + httptools), configured by `QTASK_SERVICE_*`."""
+"""Runs the API under uvicorn (uvloop + httptools), configured by `QTASK_SERVICE_*`.
+
+httptools parses in C (h11, which bounds header size itself, is pure Python and slower); the
+bounds on how requests arrive come from `http_protocol`.
+"""
 
 import logging
 
 import uvicorn
 
 from qtask_service.api.app import create_app
+from qtask_service.api.http_protocol import bounded_protocol
 from qtask_service.settings import Settings
 
 
@@ -20,7 +25,9 @@ def main() -> None:
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http="httptools",
+        http=bounded_protocol(settings),
+        limit_concurrency=settings.max_concurrency,
+        timeout_keep_alive=settings.keep_alive_timeout_s,
         access_log=settings.access_log,
         log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=10,

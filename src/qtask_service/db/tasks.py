@@ -1,5 +1,8 @@
 """Data access for tasks: every transition is one statement, so one round trip and one commit.
 
+No statement names the status enum type (statuses are literals, read back as text), so the same
+statements run on the reference schema and on the variant's.
+
 Each transition updates `tasks` and appends its `status_history` row in the same statement
 (data-modifying CTEs), guarded by the status it leaves, so a replayed transition is a no-op and a
 task never gets two history rows for the same transition. The worker's transitions take a batch
@@ -26,11 +29,15 @@ INSERT INTO status_history (task_id, status, transitioned_at, notes)
 SELECT task_id, 'pending', submitted_at, 'submitted' FROM task
 """
 
+_STATUSES = """
+SELECT task_id, current_status::text AS status FROM tasks WHERE task_id = ANY($1::uuid[])
+"""
+
 _DELETE = "DELETE FROM tasks WHERE task_id = $1 AND current_status = 'pending'"
 
 _GET = """
 SELECT task_id, current_status::text AS status, shots, submitted_at, started_at, completed_at,
-       result, error_message
+       attempts, result, error_message
 FROM tasks WHERE task_id = $1
 """
 
@@ -59,21 +66,31 @@ SELECT p.task_id, p.current_status::text AS previous_status, c.circuit, c.shots,
 FROM previous AS p LEFT JOIN claimed AS c USING (task_id)
 """
 
-# processing -> completed | failed, for tasks still in processing (a replay changes nothing).
+# processing -> completed | failed, for tasks still in processing (a replay changes nothing). One
+# UPDATE per outcome, each setting its status from a literal: the statement names no enum type,
+# so it runs on any schema whose status column holds the four statuses.
 _FINISH = """
 WITH outcome AS (
-    SELECT * FROM unnest($1::uuid[], $2::task_status[], $3::jsonb[], $4::text[])
-        AS o (task_id, status, result, error)
-), finished AS (
+    SELECT * FROM unnest($1::uuid[], $2::bool[], $3::jsonb[], $4::text[])
+        AS o (task_id, completed, result, error)
+), completed AS (
     UPDATE tasks AS t
-    SET current_status = o.status, completed_at = now(), result = o.result,
-        error_message = o.error
+    SET current_status = 'completed', completed_at = now(), result = o.result,
+        error_message = NULL
     FROM outcome AS o
-    WHERE t.task_id = o.task_id AND t.current_status = 'processing'
+    WHERE t.task_id = o.task_id AND o.completed AND t.current_status = 'processing'
+    RETURNING t.task_id, t.current_status, t.completed_at
+), failed AS (
+    UPDATE tasks AS t
+    SET current_status = 'failed', completed_at = now(), result = NULL, error_message = o.error
+    FROM outcome AS o
+    WHERE t.task_id = o.task_id AND NOT o.completed AND t.current_status = 'processing'
     RETURNING t.task_id, t.current_status, t.completed_at
 )
 INSERT INTO status_history (task_id, status, transitioned_at, notes)
-SELECT task_id, current_status, completed_at, $5 FROM finished
+SELECT task_id, current_status, completed_at, $5 FROM completed
+UNION ALL
+SELECT task_id, current_status, completed_at, $5 FROM failed
 """
 
 
@@ -158,6 +175,12 @@ class TaskStore:
             row = await conn.fetchrow(_GET, task_id)
         return dict(row) if row is not None else None
 
+    async def statuses(self, task_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+        """The current status of each task that exists."""
+        async with connection(self._pool, self._timeout_s) as conn:
+            rows = await conn.fetch(_STATUSES, task_ids)
+        return {uuid.UUID(str(row["task_id"])): row["status"] for row in rows}
+
     async def claim(self, task_ids: list[uuid.UUID], worker_name: str) -> dict[uuid.UUID, Claim]:
         """Move the tasks to processing (see `_CLAIM`); unknown tasks are absent from the map."""
         async with connection(self._pool, self._timeout_s) as conn:
@@ -177,7 +200,7 @@ class TaskStore:
             await conn.execute(
                 _FINISH,
                 [outcome.task_id for outcome in outcomes],
-                [outcome.status for outcome in outcomes],
+                [outcome.status == "completed" for outcome in outcomes],
                 [outcome.counts for outcome in outcomes],
                 [outcome.error for outcome in outcomes],
                 worker_name,

@@ -1,24 +1,32 @@
 """Consumes `quantum_tasks` with manual acks: at-least-once delivery made safe, in batches.
 
-Deliveries (up to the prefetch) wait in an inbox; one loop takes what has arrived, up to
-`worker_batch_size`, claims the batch in one statement, runs the circuits, records all outcomes
-in one statement, and only then acks. One commit per batch instead of two per task is most of
-the worker's throughput; with two or more worker processes one runs circuits while another
-waits on the database. Circuits run on the event loop's thread: handing them to a thread cost
-twice the CPU per task here (GIL hand-offs on top of Aer's own job thread), and a simulation
-blocks the loop for milliseconds, far below the AMQP heartbeat.
+Deliveries (up to the prefetch) wait in an inbox; one loop takes what has arrived, claims the
+batch in one statement, runs the circuits, records all outcomes in one statement, and only then
+acks. One commit per batch instead of two per task is most of the worker's throughput; with two
+or more worker processes one runs circuits while another waits on the database. Circuits run in
+the worker's simulator process (`simulator`), which enforces the execution time limit.
+
+A claimed task shows `processing`, so a batch is no larger than what the worker expects to start
+within `worker_claim_window_s`, judged by recent execution times: 16 Bell circuits (milliseconds
+each), but one circuit at a time when each takes seconds (a batch of 16 of those used to show
+`processing` for a minute while they waited their turn, and, when the worker died, all of them
+until another worker got to them). The first batch is one task, before anything is known.
 
 Idempotence comes from the guarded transitions of `TaskStore`: a redelivered message for a task
 left in `processing` finishes it without a second `processing` row; a duplicate of a finished
-task is acked and ignored; an unknown task is acked and logged. A redelivered message is
-processed alone, so a task that kills the worker does not drag its batch mates' attempts up. A
-message that cannot be parsed, or a task claimed more than `worker_max_attempts` times (it keeps
-killing workers), is rejected without requeue into the dead-letter queue, and the task failed.
+task is acked and ignored; an unknown task is acked and logged. When a worker dies, all it held
+comes back redelivered; one query tells which of those tasks it had claimed (they show
+`processing`): those run first, each alone, so that none shows `processing` behind a backlog and
+a task that kills workers does not drag its batch mates' attempts up. A message that cannot be
+parsed, or a task claimed more than `worker_max_attempts` times (it keeps killing workers), is
+rejected without requeue into the dead-letter queue, and the task failed.
 """
 
 import asyncio
 import collections
+import contextlib
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -30,14 +38,15 @@ from qtask_service.broker.link import BrokerLink
 from qtask_service.broker.topology import declare_topology
 from qtask_service.db.pool import DatabaseUnavailable
 from qtask_service.db.tasks import Outcome, TaskStore
-from qtask_service.executor import CircuitExecutor, InvalidCircuit
 from qtask_service.settings import Settings
+from qtask_service.worker.simulator import SimulatorProcess, TaskFailed
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 _DB_RETRY_INTERVAL_S = 1.0
+_RECENT_WEIGHT = 0.5  # of the latest execution time in the running estimate
 
 
 class Abandoned(Exception):
@@ -62,8 +71,15 @@ class TaskConsumer:
         self._settings = settings
         self._store = store
         self._name = name
-        self._executor = CircuitExecutor(settings.circuit_cache_size)
-        self._inbox: collections.deque[AbstractIncomingMessage] = collections.deque()
+        self._simulator = SimulatorProcess(
+            cache_size=settings.circuit_cache_size,
+            max_qubits=settings.max_qubits,
+            timeout_s=settings.execution_timeout_s,
+        )
+        self._execution_s: float | None = None  # recent execution time per task, estimated
+        self._fresh: collections.deque[AbstractIncomingMessage] = collections.deque()
+        self._redelivered: collections.deque[AbstractIncomingMessage] = collections.deque()
+        self._orphans: collections.deque[AbstractIncomingMessage] = collections.deque()
         self._arrived = asyncio.Event()
         self._stopping = asyncio.Event()
         self._queue: AbstractQueue | None = None
@@ -77,6 +93,7 @@ class TaskConsumer:
         )
 
     async def _set_up(self, connection: AbstractRobustConnection) -> None:
+        await self._simulator.wait_ready()  # consume only once circuits can run
         channel = await connection.channel()
         await channel.set_qos(prefetch_count=self._settings.worker_prefetch)
         self._queue = await declare_topology(channel, self._settings)
@@ -89,15 +106,20 @@ class TaskConsumer:
 
     async def run(self) -> None:
         """Process batches until stopped; the batch in progress is finished first."""
-        self.link.start()
+        self._simulator.start()
+        self.link.start()  # connects while the simulator loads Qiskit
         try:
+            await self._simulator.wait_ready()  # a worker that cannot simulate does not start
             await self._loop()
         finally:
             await self._shut_down()
 
     async def _loop(self) -> None:
         while not self._stopping.is_set():
-            batch = self._next_batch()
+            try:
+                batch = await self._next_batch()
+            except Abandoned:
+                return
             if not batch:
                 self._arrived.clear()
                 await self._arrived.wait()
@@ -120,22 +142,50 @@ class TaskConsumer:
                 log.warning("could not cancel the consumer: %s", type(exc).__name__)
         # Closing the connection returns every unacked message (the inbox too) to the queue.
         await self.link.close()
+        await self._simulator.close()
         log.info("stopped")
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
-        self._inbox.append(message)
+        (self._redelivered if message.redelivered else self._fresh).append(message)
         self._arrived.set()
 
-    def _next_batch(self) -> list[AbstractIncomingMessage]:
-        """What has arrived, up to the batch size; a redelivered message always alone."""
-        batch: list[AbstractIncomingMessage] = []
-        while self._inbox and len(batch) < self._settings.worker_batch_size:
-            if self._inbox[0].redelivered and batch:
-                break
-            batch.append(self._inbox.popleft())
-            if batch[0].redelivered:
-                break
-        return batch
+    async def _next_batch(self) -> list[AbstractIncomingMessage]:
+        """A task left `processing` by a dead worker first, alone; else up to `_batch_limit`."""
+        if self._redelivered:
+            await self._sort_redelivered()
+        if self._orphans:
+            return [self._orphans.popleft()]
+        limit = self._batch_limit()
+        return [self._fresh.popleft() for _ in range(min(limit, len(self._fresh)))]
+
+    async def _sort_redelivered(self) -> None:
+        """Orphans are redelivered messages whose task shows `processing`: claimed by a worker
+        that died (perhaps of this very task). The others were only prefetched by it, never
+        claimed: they rejoin the fresh ones, ahead of them, as they were in the queue."""
+        messages = list(self._redelivered)
+        self._redelivered.clear()
+        task_ids: dict[int, uuid.UUID] = {}
+        for index, message in enumerate(messages):
+            with contextlib.suppress(ValueError):  # a poison message: handled with the fresh
+                task_ids[index] = parse_task_id(message.body)
+        wanted = list(set(task_ids.values()))
+        statuses = await self._with_database(lambda: self._store.statuses(wanted))
+        others = []
+        for index, message in enumerate(messages):
+            task_id = task_ids.get(index)
+            if task_id is not None and statuses.get(task_id) == "processing":
+                self._orphans.append(message)
+            else:
+                others.append(message)
+        self._fresh.extendleft(reversed(others))
+
+    def _batch_limit(self) -> int:
+        """Tasks to claim at once: what starts within the claim window at recent speeds."""
+        if self._execution_s is None:
+            return 1
+        per_task_s = max(self._execution_s, 1e-6)
+        starting_in_window = 1 + int(self._settings.worker_claim_window_s / per_task_s)
+        return max(1, min(self._settings.worker_batch_size, starting_in_window))
 
     async def _process(self, batch: list[AbstractIncomingMessage]) -> None:
         by_task: dict[uuid.UUID, list[AbstractIncomingMessage]] = {}
@@ -170,7 +220,7 @@ class TaskConsumer:
                 continue
             else:
                 assert claim.circuit is not None and claim.shots is not None
-                outcomes.append(self._execute(task_id, claim.circuit, claim.shots))
+                outcomes.append(await self._execute(task_id, claim.circuit, claim.shots))
             settle.append((messages[0], False))
         await self._with_database(lambda: self._store.finish(outcomes, self._name))
         for message, dead_letter in settle:
@@ -179,15 +229,21 @@ class TaskConsumer:
             else:
                 await message.ack()
 
-    def _execute(self, task_id: uuid.UUID, circuit: str, shots: int) -> Outcome:
+    async def _execute(self, task_id: uuid.UUID, circuit: str, shots: int) -> Outcome:
+        started = time.perf_counter()
         try:
-            return Outcome(task_id, "completed", counts=self._executor.run(circuit, shots))
-        except InvalidCircuit as exc:
+            return Outcome(task_id, "completed", counts=await self._simulator.run(circuit, shots))
+        except TaskFailed as exc:
             log.info("task %s failed: %s", task_id, exc)
             return Outcome(task_id, "failed", error=str(exc))
-        except Exception as exc:  # the simulator itself broke: the task fails, with the reason
-            log.exception("task %s: the simulator failed", task_id)
-            return Outcome(task_id, "failed", error=f"the simulator failed: {exc}")
+        finally:
+            elapsed = time.perf_counter() - started
+            previous = self._execution_s
+            self._execution_s = (
+                elapsed
+                if previous is None
+                else _RECENT_WEIGHT * elapsed + (1 - _RECENT_WEIGHT) * previous
+            )
 
     async def _give_back(self, batch: list[AbstractIncomingMessage]) -> None:
         """After an unexpected error: requeue once; a redelivered message is dead-lettered and

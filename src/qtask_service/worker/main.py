@@ -19,7 +19,7 @@ async def serve(settings: Settings) -> None:
     name = f"qtask-worker-{socket.gethostname()}-{os.getpid()}"
     store = await TaskStore.open(settings, settings.worker_db_pool_max_size)
     consumer = TaskConsumer(settings, store, name)
-    gc.freeze()  # Qiskit's import-time objects live forever: spare the collector rescanning them
+    gc.freeze()  # import-time objects live forever: spare the collector rescanning them
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, consumer.stop)
@@ -36,6 +36,4 @@ def main() -> None:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
-    # Qiskit logs every transpiler pass at INFO.
-    logging.getLogger("qiskit").setLevel(logging.WARNING)
     uvloop.run(serve(settings))

@@ -4,13 +4,13 @@ Started by the fault catalogue as `python3 failing_worker.py`: the real worker, 
 changed.
 """
 
-from qtask_service import executor
+from qtask_service.worker import simulator
 from qtask_service.worker.main import main
 
 
-def _refuse(self: executor.CircuitExecutor, source: str, shots: int) -> dict[str, int]:
-    raise executor.InvalidCircuit("the simulator backend is unavailable (injected fault)")
+async def _refuse(self: simulator.SimulatorProcess, source: str, shots: int) -> dict[str, int]:
+    raise simulator.TaskFailed("the simulator backend is unavailable (injected fault)")
 
 
-executor.CircuitExecutor.run = _refuse  # type: ignore[method-assign]
+simulator.SimulatorProcess.run = _refuse  # type: ignore[method-assign]
 main()

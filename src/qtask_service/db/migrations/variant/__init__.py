@@ -1,0 +1,1 @@
+"""Alembic revisions of the variant's schema: the same contract, built differently (settings)."""
