@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from qtask_stack.errors import ComponentError
@@ -22,6 +22,14 @@ API = "api"
 WORKER = "worker"
 MIGRATION = "migration"
 QUEUE = "quantum_tasks"
+QUEUE_SETTING = "QTASK_SERVICE_QUEUE_NAME"
+
+
+def task_queue(env: Mapping[str, str]) -> str:
+    """The queue the workers consume: the service's default, unless its settings name another."""
+    return env.get(QUEUE_SETTING) or QUEUE
+
+
 API_ARGV: tuple[str, ...] = (sys.executable, "-m", "qtask_service.api")
 WORKER_ARGV: tuple[str, ...] = (sys.executable, "-m", "qtask_service.worker")
 MIGRATE_ARGV: tuple[str, ...] = (sys.executable, "-m", "qtask_service.db.migrate")
@@ -72,13 +80,14 @@ def worker_launcher(
 ) -> Launcher:
     """One worker, ready when the broker lists a consumer of the task queue on its connection."""
     auth = admin_auth(state)
+    queue = task_queue(env)
     launcher: Launcher
 
     def consuming() -> bool:
         assert launcher.process is not None
         own_ports = process_ports_to(launcher.process.pid, state.ports.amqp)
         return bool(own_ports) and bool(
-            own_ports & consumer_ports(state.management_url(), auth, state.vhost, QUEUE)
+            own_ports & consumer_ports(state.management_url(), auth, state.vhost, queue)
         )
 
     launcher = Launcher(

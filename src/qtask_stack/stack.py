@@ -178,7 +178,7 @@ class Stack:
             row(service.API, state.api_url(), state.ports.api),
         ]
         rows += [
-            row(service.worker_name(index), f"queue {service.QUEUE}", None)
+            row(service.worker_name(index), f"queue {service.task_queue(state.extra_env)}", None)
             for index in range(1, state.workers + 1)
         ]
         return rows
