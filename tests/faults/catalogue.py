@@ -278,7 +278,7 @@ def suite_api_url_is_another_service(lab: Lab) -> Iterator[dict[str, str]]:
 
 @contextmanager
 def suite_account_may_write(lab: Lab) -> Iterator[dict[str, str]]:
-    """A profile that declares a read-only account, given the stack's, which owns the tables."""
+    """A profile that declares a read-only account, given the stack's verifier, which may delete."""
     with tempfile.TemporaryDirectory() as directory:
         environments = Path(directory) / "environments.toml"
         environments.write_text(
@@ -499,7 +499,7 @@ FAULTS: tuple[Fault, ...] = (
         "wrong database password in the suite's configuration",
         "NO-GO",
         PREFLIGHT,
-        r'^database: password authentication failed for user "qtask"',
+        r'^database: password authentication failed for user "qtask_verifier"',
         10,
         P1,
         suite_has_wrong_database_password,
@@ -520,8 +520,8 @@ FAULTS: tuple[Fault, ...] = (
         "a profile's read-only account that may write to the tasks",
         "NO-GO",
         PREFLIGHT,
-        r"^database: the profile declares a read-only account, but user \"qtask\" at .* may "
-        r"write to tasks, status_history",
+        r"^database: the profile declares a read-only account, but user \"qtask_verifier\" at .* "
+        r"may write to tasks, status_history",
         15,
         ("-m", "p1 and read_only"),
         suite_account_may_write,
