@@ -16,9 +16,11 @@ from conftest import Service
 
 from qtask_verify.checks.circuits import busy_circuit
 
-# A circuit of about a second (18 qubits): longer than the workers' claim window (0.5 s).
-SLOW_ENOUGH = busy_circuit(qubits=18, layers=12)
-TASKS = 30
+# A circuit of about a second here (19 qubits, 16 layers): twice the workers' claim window
+# (0.5 s) and more, so a worker claims one at a time. (18 qubits and 12 layers took 0.3 s: a
+# worker then rightly claimed three at once whenever a run came in under 0.25 s.)
+SLOW_ENOUGH = busy_circuit(qubits=19, layers=16)
+TASKS = 20
 WORKERS = 2
 
 

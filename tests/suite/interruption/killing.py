@@ -37,12 +37,14 @@ _POLL_S = 0.02
 class Moment:
     """When to signal: ``commands`` controller commands started for a change of ``target`` by
     ``action`` (1: the change itself is under way, 2: its undoing is), or once it was undone;
-    then ``delay_s`` more."""
+    with ``finished``, once that command has also ended (the component is down, not yet
+    started again); then ``delay_s`` more."""
 
     target: str
     action: str
     commands: int = 1
     undone: bool = False
+    finished: bool = False
     delay_s: float = 0.0
 
     def reached(self, entries: Sequence[JournalEntry]) -> bool:
@@ -50,8 +52,13 @@ class Moment:
             change = entry.change
             if (change.target, change.action) != (self.target, self.action):
                 continue
-            if entry.undone if self.undone else len(entry.commands) >= self.commands:
-                return True
+            if self.undone:
+                if entry.undone:
+                    return True
+            elif len(entry.commands) >= self.commands:
+                command = entry.commands[self.commands - 1]
+                if not self.finished or not command.alive():
+                    return True
         return False
 
 
