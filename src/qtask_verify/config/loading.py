@@ -6,17 +6,19 @@ process environment may override.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
-from collections.abc import Mapping
-from dataclasses import fields
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 from urllib.parse import unquote, urlsplit
 
+from pydantic import BaseModel, ValidationError
+
 from ..errors import ConfigurationError
-from .schema import ControllerSettings, Environment, Expectations, IndexExpectation, Thresholds
+from .schema import ControllerSettings, Environment, Expectations, Profile, Thresholds
 
 ENV_VARIABLES = {
     "api_url": "QTASK_API_URL",
@@ -27,6 +29,8 @@ ENV_VARIABLES = {
     "management_password": "QTASK_MANAGEMENT_PASSWORD",
 }
 DEFAULT_ENVIRONMENTS_FILE = "environments.toml"
+# The file's top level: shared [expectations] and [thresholds] apply to every profile.
+FILE_KEYS = {"default", "expectations", "thresholds", "profiles"}
 
 _VARIABLE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
 
@@ -58,75 +62,68 @@ def read_env_file(path: Path) -> dict[str, str]:
     return values
 
 
-def _checked(value: Any, default: Any, where: str) -> Any:
-    """Return ``value`` converted to the type of ``default``, or raise ConfigurationError."""
-    if isinstance(default, tuple):
-        if isinstance(value, list) and all(isinstance(item, str) for item in value):
-            return tuple(value)
-        expected = "a list of strings"
-    elif isinstance(default, bool):
-        if isinstance(value, bool):
-            return value
-        expected = "true or false"
-    elif isinstance(default, float):
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-        expected = "a number"
-    elif isinstance(default, int):
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        expected = "an integer"
-    else:
-        if isinstance(value, str):
-            return value
-        expected = "a string"
-    raise ConfigurationError(f"{where}: expected {expected}, got {value!r}")
+_ERROR_WORDS = {
+    "bool_type": "expected true or false",
+    "float_type": "expected a number",
+    "int_type": "expected an integer",
+    "string_type": "expected a string",
+    "tuple_type": "expected a list",
+    "model_type": "expected a table",
+    "missing": "is required",
+}
 
 
-def _build(cls: type[Any], table: Mapping[str, Any], where: str) -> Any:
-    defaults = cls()
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(table) - known)
-    if unknown:
-        raise ConfigurationError(f"{where}: unknown key(s) {', '.join(unknown)}")
-    return cls(
-        **{
-            key: _checked(value, getattr(defaults, key), f"{where}.{key}")
-            for key, value in table.items()
-        }
-    )
+def _one_line(error: ValidationError, where: str, section: type[BaseModel]) -> str:
+    """The first problem pydantic found, as ``FILE: profiles.NAME.KEY: what is wrong``."""
+    errors = error.errors()
+    # A misspelt key also makes the right one missing: the misspelling is the news.
+    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+    location = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"])[1:]
+    if first["type"] == "extra_forbidden":
+        key = str(first["loc"][-1])
+        known = _known_keys(section, first["loc"][:-1])
+        close = difflib.get_close_matches(key, known, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else f" (known: {', '.join(known)})"
+        return f"{where}.{location}: unknown key{hint}"
+    words = _ERROR_WORDS.get(first["type"], first["msg"].lower())
+    key = str(first["loc"][-1]) if first["loc"] else ""
+    if first["type"] == "missing" or "password" in key or key.endswith("_url"):
+        return f"{where}.{location}: {words}"  # a password is never echoed
+    return f"{where}.{location}: {words}, got {first['input']!r}"
 
 
-def _expectations(table: Mapping[str, Any], where: str) -> Expectations:
-    table = dict(table)
-    raw_indexes = table.pop("indexes", {})
-    indexes: dict[str, IndexExpectation] = {}
-    for name, spec in raw_indexes.items():
+def _known_keys(section: type[BaseModel], path: Sequence[Any]) -> list[str]:
+    """The keys valid at ``path`` inside ``section`` (for an unknown key's hint)."""
+    model: Any = section
+    for part in path:
+        if not isinstance(part, str):
+            continue  # an index into a list of tables
+        annotation = model.model_fields[part].annotation
+        candidates = [annotation, *get_args(annotation)]
+        for candidate in candidates + [a for c in candidates for a in get_args(c)]:
+            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                model = candidate
+                break
+    return sorted(model.model_fields)
+
+
+def _profile(document: Mapping[str, Any], name: str, where: str) -> Profile:
+    """The profile, each of its keys replacing the file's ``[expectations]``/``[thresholds]``
+    value, which replaces the model's default: a list or table is replaced whole, never merged."""
+    table = dict(document["profiles"][name])
+    for section in ("expectations", "thresholds"):
+        shared = document.get(section, {})
+        model = Expectations if section == "expectations" else Thresholds
         try:
-            indexes[name] = IndexExpectation(str(spec["table"]), tuple(spec["columns"]))
-        except (KeyError, TypeError):
-            raise ConfigurationError(
-                f"{where}.indexes.{name}: expected {{ table = ..., columns = [...] }}"
-            ) from None
-    expectations: Expectations = _build(Expectations, table, where)
-    return Expectations(
-        **{
-            f.name: getattr(expectations, f.name)
-            for f in fields(Expectations)
-            if f.name != "indexes"
-        },
-        indexes=indexes,
-    )
-
-
-def _merged(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = _merged(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
+            model.model_validate(shared)
+        except ValidationError as error:
+            raise ConfigurationError(_one_line(error, f"{where}: {section}", model)) from None
+        own = table.get(section, {})
+        table[section] = {**shared, **own} if isinstance(own, Mapping) else own
+    try:
+        return Profile.model_validate(table)
+    except ValidationError as error:
+        raise ConfigurationError(_one_line(error, where, Profile)) from None
 
 
 def load_environment(
@@ -153,37 +150,32 @@ def load_environment(
     except tomllib.TOMLDecodeError as error:
         raise ConfigurationError(f"environments file {path} is not valid TOML: {error}") from None
 
+    unknown = sorted(set(document) - FILE_KEYS)
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], FILE_KEYS, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise ConfigurationError(f"{path}: unknown top-level key {unknown[0]}{hint}")
     profiles = document.get("profiles", {})
+    if not isinstance(profiles, Mapping):
+        raise ConfigurationError(f"{path}: [profiles] must be a table of profiles")
     name = name or environ.get("QTASK_ENV") or document.get("default") or "local"
     if name not in profiles:
         known = ", ".join(sorted(profiles)) or "none"
         raise ConfigurationError(f"unknown environment {name!r} in {path} (known: {known})")
-    profile = dict(profiles[name])
     where = f"{path}: profiles.{name}"
     base_dir = path.resolve().parent
-
-    expectations = _expectations(
-        _merged(document.get("expectations", {}), profile.pop("expectations", {})),
-        f"{where}.expectations",
-    )
-    thresholds: Thresholds = _build(
-        Thresholds,
-        _merged(document.get("thresholds", {}), profile.pop("thresholds", {})),
-        f"{where}.thresholds",
-    )
-    controller = _controller(profile.pop("controller", None), base_dir, environ, where)
+    profile = _profile(document, name, where)
 
     file_values: dict[str, str] = {}
-    env_file = profile.pop("env_file", None)
+    env_file = profile.env_file
     env_file_path = base_dir / expand_variables(env_file, environ) if env_file else None
     if env_file_path is not None and env_file_path.exists():
         file_values = read_env_file(env_file_path)
 
-    settings: dict[str, str | None] = {}
-    for key, variable in ENV_VARIABLES.items():
-        settings[key] = environ.get(variable) or file_values.get(variable) or profile.pop(key, None)
-    profile = {k: v for k, v in profile.items() if k not in ENV_VARIABLES}
-
+    settings: dict[str, str | None] = {
+        key: environ.get(variable) or file_values.get(variable) or getattr(profile, key)
+        for key, variable in ENV_VARIABLES.items()
+    }
     missing = [
         ENV_VARIABLES[k]
         for k in ("api_url", "database_url", "amqp_url", "management_url")
@@ -196,23 +188,6 @@ def load_environment(
             else "set them in the environment or in the profile"
         )
         raise ConfigurationError(f"environment {name!r}: {', '.join(missing)} not set; {hint}")
-
-    allow_mutating = profile.pop("allow_mutating", False)
-    allow_disruption = profile.pop("allow_disruption", False)
-    live_traffic = profile.pop("live_traffic", False)
-    read_only_account = profile.pop("read_only_account", False)
-    description = profile.pop("description", "")
-    if profile:
-        raise ConfigurationError(f"{where}: unknown key(s) {', '.join(sorted(profile))}")
-    policy = {
-        "allow_mutating": allow_mutating,
-        "allow_disruption": allow_disruption,
-        "live_traffic": live_traffic,
-        "read_only_account": read_only_account,
-    }
-    for key, value in policy.items():
-        if not isinstance(value, bool):
-            raise ConfigurationError(f"{where}.{key}: expected true or false")
 
     management_url = str(settings["management_url"])
     parts = urlsplit(management_url)
@@ -233,34 +208,27 @@ def load_environment(
         management_url=management_url.rstrip("/"),
         management_user=user,
         management_password=password,
-        allow_mutating=allow_mutating,
-        read_only_account=read_only_account,
-        expectations=expectations,
-        thresholds=thresholds,
-        controller=controller,
-        allow_disruption=allow_disruption,
-        live_traffic=live_traffic,
-        description=str(description),
+        allow_mutating=profile.allow_mutating,
+        read_only_account=profile.read_only_account,
+        expectations=profile.expectations,
+        thresholds=profile.thresholds,
+        controller=_controller(profile.controller, base_dir, environ),
+        allow_disruption=profile.allow_disruption,
+        live_traffic=profile.live_traffic,
+        description=profile.description,
         source=path,
     )
 
 
 def _controller(
-    table: Mapping[str, Any] | None, base_dir: Path, environ: Mapping[str, str], where: str
+    settings: ControllerSettings | None, base_dir: Path, environ: Mapping[str, str]
 ) -> ControllerSettings | None:
-    if not table:
+    """The controller with ``${VAR}`` expanded and commands run from the file's folder."""
+    if settings is None:
         return None
-    table = dict(table)
-    for action in ("stop", "start", "kill"):
-        if action in table:
-            if not isinstance(table[action], str):
-                raise ConfigurationError(f"{where}.controller.{action}: expected a command string")
-            table[action] = expand_variables(table[action], environ)
-    settings: ControllerSettings = _build(ControllerSettings, table, f"{where}.controller")
-    return ControllerSettings(
-        stop=settings.stop,
-        start=settings.start,
-        kill=settings.kill,
-        timeout_s=settings.timeout_s,
-        working_directory=base_dir,
-    )
+    expanded = {
+        action: expand_variables(command, environ)
+        for action in ("stop", "start", "kill")
+        if (command := getattr(settings, action)) is not None
+    }
+    return settings.model_copy(update={**expanded, "working_directory": base_dir})

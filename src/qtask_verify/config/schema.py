@@ -7,67 +7,119 @@ alone.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import unquote, urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..redaction import Redactor, mask_url
 
+# TOML gives lists; a tuple keeps a profile's values immutable.
+Names = Annotated[tuple[str, ...], Field(strict=False)]
 
-@dataclass(frozen=True)
-class IndexExpectation:
+
+class Section(BaseModel):
+    """A table of the environments file: typed, strict (no string for a number, no 1 for true),
+    and closed (an unknown key is an error, see ``loading``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class IndexExpectation(Section):
+    """An index the contract asks for: matched by its table and columns; by name only where a
+    profile gives one (another implementation may name it differently)."""
+
     table: str
-    columns: tuple[str, ...]
+    columns: Names
+    name: str | None = None
 
 
-@dataclass(frozen=True)
-class Expectations:
-    """What the deployment's schema and broker must look like."""
+CONTRACT_INDEXES = (
+    IndexExpectation(table="tasks", columns=("current_status",)),
+    IndexExpectation(table="tasks", columns=("submitted_at",)),
+    IndexExpectation(table="status_history", columns=("task_id", "transitioned_at")),
+)
 
+
+class Expectations(Section):
+    """What the deployment's schema, broker and API must look like: the contract's defaults,
+    which a profile replaces key by key where the contract leaves a choice open."""
+
+    # The Alembic revision the database must be at (alembic_version's one row).
     alembic_head: str = "0002"
-    task_statuses: tuple[str, ...] = ("pending", "processing", "completed", "failed")
-    status_type: str = "task_status"
+    task_statuses: Names = ("pending", "processing", "completed", "failed")
+    # The enum type of the statuses: found by structure (the type of tasks.current_status) unless
+    # a profile names it.
+    status_type: str | None = None
     queue_name: str = "quantum_tasks"
     dead_letter_exchange: str = "quantum_tasks.dlx"
     dead_letter_routing_key: str = "quantum_tasks.dlq"
     dead_letter_queue: str = "quantum_tasks.dlq"
-    min_consumers: int = 1
-    history_foreign_key: str = "fk_status_history_task_id_tasks"
-    max_body_bytes: int = 1_048_576
-    max_shots: int = 100_000
-    indexes: Mapping[str, IndexExpectation] = field(default_factory=dict)
+    min_consumers: int = Field(default=1, ge=0)
+    # status_history(task_id) -> tasks(task_id): matched by columns unless a profile names it.
+    history_foreign_key: str | None = None
+    # A larger request body must be refused as invalid.
+    max_body_bytes: int = Field(default=1_048_576, ge=1)
+    # More shots must be refused as invalid.
+    max_shots: int = Field(default=100_000, ge=1)
+    indexes: tuple[IndexExpectation, ...] = Field(default=CONTRACT_INDEXES, strict=False)
 
 
-@dataclass(frozen=True)
-class Thresholds:
+class Thresholds(Section):
     """Time and statistics limits the scenarios assert against."""
 
-    health_s: float = 2.0
-    submission_ms: float = 500.0
-    processing_s: float = 10.0
-    end_to_end_s: float = 10.0
-    concurrent_count: int = 10
-    concurrent_accept_s: float = 1.0
-    concurrent_complete_s: float = 30.0
-    bell_sigma: float = 5.0
-    stalled_consumers_s: float = 2.0
-    recovery_s: float = 60.0
-    outage_visible_s: float = 10.0
-    recent_window_s: float = 900.0
-    stuck_task_s: float = 300.0
-    dead_letter_window_s: float = 60.0
+    health_s: float = 2.0  # GET /health answers within
+    submission_ms: float = 500.0  # p95 of single submissions
+    processing_s: float = 10.0  # a submitted task reaches completed/failed within
+    end_to_end_s: float = 10.0  # p95 of submit -> completed
+    concurrent_count: int = Field(default=10, ge=1)  # submissions sent at once
+    concurrent_accept_s: float = 1.0  # all of them accepted within
+    concurrent_complete_s: float = 30.0  # all of them completed within
+    bell_sigma: float = 5.0  # a Bell outcome may deviate from shots/2 by this many sigmas
+    stalled_consumers_s: float = 2.0  # a task pending with 0 consumers this long fails at once
+    recovery_s: float = 60.0  # a component the suite restarted is back and consumed within
+    outage_visible_s: float = 10.0  # /health reports a dependency the suite stopped within
+    recent_window_s: float = 900.0  # real tasks submitted this recently are looked at
+    stuck_task_s: float = 300.0  # a real task pending or processing for longer is stuck
+    dead_letter_window_s: float = 60.0  # the dead-letter queue must not have grown over this
 
 
-@dataclass(frozen=True)
-class ControllerSettings:
+class ControllerSettings(Section):
     """Commands that change the deployment; ``{component}`` is api|worker|database|broker."""
 
     stop: str | None = None
     start: str | None = None
     kill: str | None = None
-    timeout_s: float = 60.0
-    working_directory: Path = Path()
+    timeout_s: float = Field(default=60.0, gt=0)
+    working_directory: Path = Field(default=Path(), strict=False)
+
+
+class Profile(Section):
+    """One ``[profiles.NAME]`` table. URLs and credentials may come from the environment
+    instead (``loading``); policies say what the suite may do there."""
+
+    description: str = ""
+    env_file: str | None = None
+    api_url: str | None = None
+    database_url: str | None = None
+    amqp_url: str | None = None
+    management_url: str | None = None
+    management_user: str | None = None
+    management_password: str | None = None
+    # Scenarios that submit tasks (and delete them afterwards) may run.
+    allow_mutating: bool = False
+    # @disruptive scenarios may stop, pause or restart components.
+    allow_disruption: bool = False
+    # Real users submit tasks there: @live_traffic scenarios look at their recent tasks.
+    live_traffic: bool = False
+    # The suite's accounts may only read: the preflight proves it, and mutating scenarios,
+    # which delete the tasks they create, cannot be allowed with it.
+    read_only_account: bool = False
+    expectations: Expectations = Expectations()
+    thresholds: Thresholds = Thresholds()
+    controller: ControllerSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -87,9 +139,7 @@ class Environment:
     controller: ControllerSettings | None = None
     allow_disruption: bool = False
     live_traffic: bool = False
-    # The suite's accounts may only read (a production profile): the preflight proves it, and
-    # mutating scenarios, which delete the tasks they create, cannot be allowed with it.
-    read_only_account: bool = False
+    read_only_account: bool = False  # the policies' meanings: see Profile
     description: str = ""
     source: Path | None = None
 

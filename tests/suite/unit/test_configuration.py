@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from qtask_verify.config import load_environment
+from qtask_verify.config import IndexExpectation, load_environment
+from qtask_verify.config.schema import CONTRACT_INDEXES
 from qtask_verify.errors import ConfigurationError
 
 URLS = {
@@ -115,12 +116,33 @@ def test_environments_file_from_variable(environments_file: Path) -> None:
         (None, "environments file not found"),
         ("default = [", "is not valid TOML"),
         ('[profiles.local]\nallow_mutating = "yes"', "allow_mutating: expected true or false"),
-        ("[profiles.local]\nspeed = 1", "unknown key(s) speed"),
+        ("[profiles.local]\nspeed = 1", "profiles.local.speed: unknown key (known: "),
+        ("[profiles.local]\nallow_mutation = true", "unknown key (did you mean allow_mutating?)"),
+        (
+            "[profiles.local.thresholds]\nprocesing_s = 3",
+            "profiles.local.thresholds.procesing_s: unknown key (did you mean processing_s?)",
+        ),
+        (
+            "[profiles.local.expectations]\nindexes = [{ table = 't', colums = ['c'] }]",
+            "expectations.indexes[0].colums: unknown key (did you mean columns?)",
+        ),
+        (
+            "[profiles.local]\nmanagement_password = 123456",
+            "management_password: expected a string",
+        ),
+        (
+            "defualt = 'local'\n[profiles.local]",
+            "unknown top-level key defualt (did you mean default?)",
+        ),
         (
             "[thresholds]\nprocessing_s = 'fast'\n[profiles.local]",
             "processing_s: expected a number",
         ),
-        ("[expectations.indexes]\nix = 3\n[profiles.local]", "indexes.ix: expected"),
+        ("[expectations]\nindexes = 3\n[profiles.local]", "expectations.indexes: expected a list"),
+        (
+            "[profiles.local.expectations]\nmin_consumers = 1.5",
+            "min_consumers: expected an integer",
+        ),
     ],
 )
 def test_broken_file_is_one_clear_line(tmp_path: Path, content: str | None, message: str) -> None:
@@ -131,6 +153,7 @@ def test_broken_file_is_one_clear_line(tmp_path: Path, content: str | None, mess
         load_environment("local", path, environ=URLS)
     assert message in str(raised.value)
     assert "\n" not in str(raised.value)
+    assert "123456" not in str(raised.value)
 
 
 def test_unknown_profile_lists_the_known_ones(environments_file: Path) -> None:
@@ -148,6 +171,23 @@ def test_the_repository_profiles_load() -> None:
     for name in ("local", "staging", "production"):
         env = load_environment(name, path, environ=URLS)
         assert env.expectations.alembic_head == "0002"
-        assert env.expectations.indexes["ix_tasks_current_status"].columns == ("current_status",)
+        assert env.expectations.indexes == CONTRACT_INDEXES
     assert load_environment("production", path, environ=URLS).allow_mutating is False
     assert load_environment("staging", path, environ=URLS).controller is None
+
+
+def test_a_profile_value_replaces_the_default_whole(tmp_path: Path) -> None:
+    """A list of indexes is the profile's, not merged with the contract's (nor with the file's
+    shared table); keys the profile leaves out keep the file's, then the contract's values."""
+    path = tmp_path / "environments.toml"
+    path.write_text(
+        "[expectations]\nqueue_name = 'jobs'\nmin_consumers = 2\n"
+        "[profiles.theirs.expectations]\nmin_consumers = 3\n"
+        "indexes = [{ table = 'tasks', columns = ['current_status'], name = 'idx_status' }]\n"
+    )
+    expectations = load_environment("theirs", path, environ=URLS).expectations
+    assert expectations.indexes == (
+        IndexExpectation(table="tasks", columns=("current_status",), name="idx_status"),
+    )
+    assert (expectations.queue_name, expectations.min_consumers) == ("jobs", 3)
+    assert expectations.alembic_head == "0002"
