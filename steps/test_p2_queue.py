@@ -58,20 +58,9 @@ async def _(
     environment: Environment,
     consumer_watch: ConsumerWatch,
 ) -> AsyncIterator[None]:
-    """Stops the running workers and, whatever happens next, starts them again.
-
-    Only workers found running are paused: without any, the scenario fails at once and starts
-    nothing (the verdict stays what the missing workers make it). Their return overlaps the
-    scenarios that need no worker (see ``workers_paused``).
-    """
-    running = await queue.task_queue_consumers(broker, environment, consumer_watch)
-    name = environment.expectations.queue_name
-    require(
-        running > 0,
-        "workers",
-        f"no worker is consuming {name} (0 consumers): there is no worker to pause, so "
-        "the persistence of waiting messages was not observed",
-    )
+    """Stops the running workers and, whatever happens next, starts them again; their return
+    overlaps the scenarios that need no worker (see ``workers_paused``)."""
+    await queue.require_workers_to_pause(broker, environment, consumer_watch)
     async with workers_paused(interventions.of("worker"), consumer_watch.expect_workers_back):
         yield
 

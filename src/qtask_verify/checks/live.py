@@ -112,6 +112,19 @@ async def dead_letter_samples(broker: BrokerInspector, env: Environment) -> list
     return samples
 
 
+def growth_not_observable(samples: Sequence[int], env: Environment) -> str | None:
+    """Why the dead-letter queue's growth cannot be judged, if it cannot: growth needs two of
+    the broker's samples (none come while its statistics are off or the window is shorter than
+    its sampling interval), and no growth seen is never a pass without them."""
+    if len(samples) >= 2:
+        return None
+    return (
+        f"not observable: the broker gave {len(samples)} sample(s) of "
+        f"{env.expectations.dead_letter_queue}'s length over the last "
+        f"{_duration(env.thresholds.dead_letter_window_s)} (two are needed to see growth)"
+    )
+
+
 def require_no_dead_letters(samples: Sequence[int], env: Environment) -> None:
     """No message arrived in the dead-letter queue over the window (growth between samples)."""
     added = sum(max(later - earlier, 0) for earlier, later in itertools.pairwise(samples))

@@ -35,6 +35,20 @@ async def task_queue_consumers(
     return state.consumers
 
 
+async def require_workers_to_pause(
+    broker: BrokerInspector, environment: Environment, watch: ConsumerWatch
+) -> None:
+    """Only workers found running are paused: without any, the scenario fails at once and
+    starts nothing (the verdict stays what the missing workers make it)."""
+    running = await task_queue_consumers(broker, environment, watch)
+    require(
+        running > 0,
+        "workers",
+        f"no worker is consuming {environment.expectations.queue_name} (0 consumers): there is "
+        "no worker to pause, so the persistence of waiting messages was not observed",
+    )
+
+
 def require_dead_lettering(queue: QueueInfo, expected: Expectations) -> None:
     exchange = queue.arguments.get("x-dead-letter-exchange")
     routing_key = queue.arguments.get("x-dead-letter-routing-key")
