@@ -54,6 +54,10 @@ def _s(count: int) -> str:
     return "" if count == 1 else "s"
 
 
+# A cause that breaks most of the gate still fits on one screen; -v lists them all.
+LISTED_PER_CAUSE = 10
+
+
 def cause_lines(causes: Sequence[Cause], *, verbose: bool = False) -> list[str]:
     """'1 cause, 9 scenarios affected:', then each cause and the scenarios it broke."""
     affected = sum(len(c.scenarios) for c in causes)
@@ -63,10 +67,13 @@ def cause_lines(causes: Sequence[Cause], *, verbose: bool = False) -> list[str]:
         marks += ["seen by the preflight"] if cause.seen_by_preflight else []
         note = f"  [{'; '.join(marks)}]" if marks else ""
         lines.append(f"  {number}. {cause.said}{note}")
-        for scenario in cause.scenarios:
+        listed = cause.scenarios if verbose else cause.scenarios[:LISTED_PER_CAUSE]
+        for scenario in listed:
             said = scenario.diagnosis.said if scenario.diagnosis else ""
             own = f": {said}" if verbose and said and said != cause.said else ""
             lines.append(f"     [{scenario.priority or '?'}] {scenario.name}{own}")
+        if hidden := len(cause.scenarios) - len(listed):
+            lines.append(f"     ... and {hidden} more (every one in signoff.html, or with -v)")
     return lines
 
 

@@ -139,6 +139,25 @@ def test_one_cause_of_nine_scenarios_fits_on_one_screen() -> None:
     assert len(lines) <= 32  # the pytest progress above it takes the rest of a 40-line screen
 
 
+def test_a_cause_of_thirty_scenarios_lists_ten_and_counts_the_rest() -> None:
+    failed = [
+        {
+            "name": f"Scenario {n}",
+            "priority": "p2",
+            "outcome": "failed",
+            "attempts": ["failed"],
+            "diagnosis": {"component": "queue", "message": "the broker does not answer"},
+        }
+        for n in range(30)
+    ]
+    raw = record(features=[{"scenarios": failed}], counts={})
+    lines = block(raw, [Path("reports/signoff.html")]).splitlines()
+    assert "1 cause, 30 scenarios affected:" in lines
+    assert "     ... and 20 more (every one in signoff.html, or with -v)" in lines
+    assert len(lines) <= 32
+    assert "     [p2] Scenario 29" in block(raw, [], verbose=True).splitlines()
+
+
 def test_the_scope_is_on_the_first_and_the_last_line() -> None:
     raw = record(verdict="GO", exit_code=0, reason="9 of 24 scenarios passed", features=[],
                  scope="read-only checks")  # fmt: skip
