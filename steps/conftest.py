@@ -10,7 +10,7 @@ from qtask_verify.checks import queue
 from qtask_verify.checks.circuits import BELL_CIRCUIT, UNPARSABLE_CIRCUIT
 from qtask_verify.checks.consumers import ConsumerWatch
 from qtask_verify.checks.tasks import TaskOutcome, wait_for_task
-from qtask_verify.clients import ApiClient, BrokerInspector, QueueInfo
+from qtask_verify.clients import ApiClient, BrokerInspector
 from qtask_verify.config import Environment
 from qtask_verify.deployment.ledger import ScenarioTasks, SubmittedTask
 
@@ -55,8 +55,8 @@ async def _(
 
 
 @when("I look up the task queue on the broker", target_fixture="queue_info")
-async def _(broker: BrokerInspector, environment: Environment) -> QueueInfo | None:
-    return await broker.queue(environment.expectations.queue_name)
+async def _(broker: BrokerInspector, environment: Environment) -> queue.QueueLookup:
+    return await queue.look_up(broker, environment)
 
 
 @when("I count the consumers of the task queue", target_fixture="consumer_count")

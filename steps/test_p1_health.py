@@ -6,7 +6,7 @@ from pytest_bdd import scenarios
 
 from qtask_verify.bdd import then, when
 from qtask_verify.checks import queue
-from qtask_verify.clients import ApiClient, ApiResponse, DatabaseInspector, QueueInfo
+from qtask_verify.clients import ApiClient, ApiResponse, DatabaseInspector
 from qtask_verify.config import Environment
 from qtask_verify.errors import require
 
@@ -61,7 +61,7 @@ def _(database_latency_ms: float, environment: Environment) -> None:
 
 
 @then("the task queue exists")
-def _(queue_info: QueueInfo | None, environment: Environment) -> None:
+def _(queue_info: queue.QueueLookup, environment: Environment) -> None:
     queue.existing(queue_info, environment)
 
 

@@ -9,7 +9,7 @@ from pytest_bdd import scenarios
 from qtask_verify.bdd import given, then
 from qtask_verify.checks import queue
 from qtask_verify.checks.consumers import ConsumerWatch
-from qtask_verify.clients import BrokerInspector, QueueInfo
+from qtask_verify.clients import BrokerInspector
 from qtask_verify.config import Environment
 from qtask_verify.deployment.interventions import Interventions, workers_paused
 from qtask_verify.deployment.ledger import SubmittedTask
@@ -19,19 +19,19 @@ scenarios("p2_queue.feature")
 
 
 @then("the task queue is durable")
-def _(queue_info: QueueInfo | None, environment: Environment) -> None:
+def _(queue_info: queue.QueueLookup, environment: Environment) -> None:
     found = queue.existing(queue_info, environment)
     require(found.durable, "queue", f"queue {found.name} is not durable: a broker restart loses it")
 
 
 @then("the task queue is not deleted when its last consumer leaves")
-def _(queue_info: QueueInfo | None, environment: Environment) -> None:
+def _(queue_info: queue.QueueLookup, environment: Environment) -> None:
     found = queue.existing(queue_info, environment)
     require(not found.auto_delete, "queue", f"queue {found.name} is auto-delete")
 
 
 @then("the task queue dead-letters to the expected exchange and routing key")
-def _(queue_info: QueueInfo | None, environment: Environment) -> None:
+def _(queue_info: queue.QueueLookup, environment: Environment) -> None:
     queue.require_dead_lettering(queue.existing(queue_info, environment), environment.expectations)
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ..clients import BrokerInspector, QueueInfo
 from ..config import Environment, Expectations
-from ..errors import require
+from ..errors import DeploymentFault, require
 from ..waiting import poll_until
 from .consumers import ConsumerWatch
 
@@ -14,12 +16,39 @@ STATISTICS_DELAY_S = 12.0
 STATISTICS_POLL_S = 0.05
 
 
-def existing(queue_info: QueueInfo | None, environment: Environment) -> QueueInfo:
-    """The task queue as looked up, or a DeploymentFault(queue) when it does not exist."""
+@dataclass(frozen=True)
+class QueueLookup:
+    """The task queue as looked up; where it is missing, the vhost's queues and consumers."""
+
+    info: QueueInfo | None
+    others: dict[str, int]
+    vhost: str
+
+
+async def look_up(broker: BrokerInspector, environment: Environment) -> QueueLookup:
+    info = await broker.queue(environment.expectations.queue_name)
+    others = {} if info is not None else await broker.queue_consumers()
+    return QueueLookup(info, others, broker.vhost)
+
+
+def what_the_vhost_holds(others: dict[str, int], vhost: str) -> str:
+    """'vhost / holds: circuit_jobs (1 consumer), circuit_jobs_failed (0 consumers)'."""
+    if not others:
+        return f"vhost {vhost} holds no queue"
+    listed = ", ".join(
+        f"{name} ({count} consumer{'' if count == 1 else 's'})"
+        for name, count in sorted(others.items())
+    )
+    return f"vhost {vhost} holds: {listed}"
+
+
+def existing(lookup: QueueLookup, environment: Environment) -> QueueInfo:
+    """The task queue, or a DeploymentFault(queue) saying what the vhost holds instead."""
     name = environment.expectations.queue_name
-    require(queue_info is not None, "queue", f"queue {name} does not exist on the broker")
-    assert queue_info is not None
-    return queue_info
+    if lookup.info is None:
+        holds = what_the_vhost_holds(lookup.others, lookup.vhost)
+        raise DeploymentFault("queue", f"queue {name} does not exist on the broker; {holds}")
+    return lookup.info
 
 
 async def task_queue_consumers(
@@ -29,8 +58,9 @@ async def task_queue_consumers(
     await watch.settled()
     queue_name = environment.expectations.queue_name
     state = await broker.live_state(queue_name)
-    require(state is not None, "queue", f"queue {queue_name} does not exist")
-    assert state is not None
+    if state is None:
+        holds = what_the_vhost_holds(await broker.queue_consumers(), broker.vhost)
+        raise DeploymentFault("queue", f"queue {queue_name} does not exist; {holds}")
     watch.observe(state.consumers)
     return state.consumers
 
@@ -52,6 +82,13 @@ async def require_workers_to_pause(
 def require_dead_lettering(queue: QueueInfo, expected: Expectations) -> None:
     exchange = queue.arguments.get("x-dead-letter-exchange")
     routing_key = queue.arguments.get("x-dead-letter-routing-key")
+    require(
+        exchange is not None,
+        "queue",
+        f"queue {queue.name} has no dead-letter exchange (no x-dead-letter-exchange argument): "
+        f"a poison message is dropped or redelivered for ever; expected dead-lettering to "
+        f"{expected.dead_letter_exchange!r} with {expected.dead_letter_routing_key!r}",
+    )
     require(
         (exchange, routing_key)
         == (expected.dead_letter_exchange, expected.dead_letter_routing_key),

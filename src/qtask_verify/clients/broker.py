@@ -147,6 +147,12 @@ class BrokerInspector:
             messages_unacknowledged=int(body.get("messages_unacknowledged") or 0),
         )
 
+    async def queue_consumers(self) -> dict[str, int]:
+        """Every queue of the vhost with its consumer count: what exists, for a diagnosis that
+        names more than what is missing."""
+        body = await self._get(f"/api/queues/{quote(self.vhost, safe='')}?columns=name,consumers")
+        return {str(q["name"]): int(q.get("consumers") or 0) for q in body or []}
+
     async def length_samples(self, name: str, window_s: float) -> list[int] | None:
         """The queue's length as the broker sampled it over the last ``window_s`` seconds, oldest
         first (one sample per statistics interval); None if the queue does not exist."""
