@@ -56,7 +56,7 @@ format: venv $(GHERKIN_STAMP)
 
 # pytest's exit code 5 (no test collected) is a failure here, never a silent success.
 test: venv system-deps lint
-	$(BIN)/pytest tests; rc=$$?; \
+	$(BIN)/pytest --durations=20 tests; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 bench: venv
