@@ -65,12 +65,16 @@ async def broker(environment: Environment) -> AsyncIterator[BrokerInspector]:
 
 @pytest.fixture(scope="session")
 def consumer_watch(
-    pytestconfig: pytest.Config, qtask_runner: asyncio.Runner, broker: BrokerInspector
+    pytestconfig: pytest.Config,
+    qtask_runner: asyncio.Runner,
+    broker: BrokerInspector,
+    api: ApiClient,
 ) -> Iterator[ConsumerWatch]:
     """The run's knowledge of the task queue's consumers, seeded with the preflight's count.
 
     At the end of the session it awaits workers the suite paused and has not seen return yet
-    (``broker``, which that return polls, is torn down after it).
+    (``broker`` and ``api``, which that return polls, are torn down after it: a run whose last
+    scenario paused the workers once judged a healthy deployment unrecovered on a closed client).
     """
     watch = ConsumerWatch()
     since = unconsumed_since(pytestconfig)

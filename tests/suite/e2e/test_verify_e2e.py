@@ -192,6 +192,16 @@ def test_resilience_scenarios_pass_and_leave_the_stack_as_found(
     assert set(components.values()) == {"up"}, components
 
 
+def test_a_run_whose_last_scenario_paused_the_workers_sees_them_back(
+    local_stack: Any, tmp_path: Path
+) -> None:
+    """Their return is awaited at the session's end, while the clients it polls are still open
+    (it once found the API client closed and judged a healthy deployment unrecovered)."""
+    run = run_verify(tmp_path, ["-k", "kept_on_disk"], stack_environment(local_stack))
+    assert (run.code, run.verdict) == (0, "GO"), run.output[-3000:]
+    assert [s["outcome"] for s in run.scenarios()] == ["passed"]
+
+
 BELL = (
     'OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[2] q;\nbit[2] c;\nh q[0];\ncx q[0], q[1];\n'
     "c = measure q;\n"
