@@ -5,9 +5,8 @@ from __future__ import annotations
 from pytest_bdd import parsers, scenarios
 
 from qtask_verify.bdd import then
-from qtask_verify.checks import results
+from qtask_verify.checks import results, views
 from qtask_verify.checks.tasks import TaskOutcome
-from qtask_verify.checks.views import require_api_matches_database
 from qtask_verify.clients import ApiClient, DatabaseInspector
 from qtask_verify.config import Environment
 from qtask_verify.deployment.ledger import SubmittedTask
@@ -27,13 +26,7 @@ def _(submitted: SubmittedTask) -> None:
 
 @then(parsers.parse("the database holds the task with the exact circuit and {shots:d} shots"))
 async def _(submitted: SubmittedTask, shots: int, database: DatabaseInspector) -> None:
-    row = await database.fetch_task(submitted.task_id)
-    require(row is not None, "database", f"task {submitted.task_id} is not in the database")
-    assert row is not None
-    differs = "the stored circuit differs from the one submitted"
-    require(row.circuit == submitted.circuit, "database", differs)
-    stored = f"the task is stored with {row.shots} shots, not {shots}"
-    require(row.shots == shots, "database", stored)
+    await views.require_stored_as_submitted(database, submitted.task_id, submitted.circuit, shots)
 
 
 @then("its first recorded status is pending")
@@ -82,10 +75,9 @@ async def _(submitted: SubmittedTask, statuses: str, database: DatabaseInspector
 
 @then("the recorded history is in chronological order")
 async def _(submitted: SubmittedTask, database: DatabaseInspector) -> None:
-    times = [row.transitioned_at for row in await database.fetch_history(submitted.task_id)]
-    require(times == sorted(times), "database", f"history timestamps out of order: {times}")
+    await views.require_history_in_order(database, submitted.task_id)
 
 
 @then("the API's view of the task equals the database's")
 async def _(submitted: SubmittedTask, api: ApiClient, database: DatabaseInspector) -> None:
-    await require_api_matches_database(submitted.task_id, api, database)
+    await views.require_api_matches_database(submitted.task_id, api, database)

@@ -18,8 +18,10 @@ async def _(database: DatabaseInspector, environment: Environment) -> None:
 
 
 @then(parsers.parse('the table "{table}" has these columns:'))
-async def _(table: str, datatable: list[list[str]], database: DatabaseInspector) -> None:
-    await schema.require_columns(database, table, datatable)
+async def _(
+    table: str, datatable: list[list[str]], database: DatabaseInspector, environment: Environment
+) -> None:
+    await schema.require_columns(database, table, datatable, environment.expectations)
 
 
 @then(parsers.parse('the table "{table}" is identified by "{column}"'))

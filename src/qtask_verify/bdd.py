@@ -18,6 +18,11 @@ A coroutine step registered with pytest-bdd's own decorators would never be awai
 pass without checking anything; :func:`refuse_unawaited` (wired to pytest-bdd's
 ``pytest_bdd_before_step_call`` hook by the plugin) fails it before it is called. The wrappers
 hide their own frames from tracebacks (``__tracebackhide__``).
+
+A step (sync or async) that raises an exception no check anticipated (a driver's error from
+asyncpg, httpx or aiormq, a timeout, an answer of an unexpected shape) fails with a diagnosis:
+:func:`~qtask_verify.errors.unexpected_fault` names the component (by the library, else by the
+scenario's component tag) in one plain sentence and keeps the raw error as the detail.
 """
 
 from __future__ import annotations
@@ -32,9 +37,10 @@ import pytest_bdd
 from pytest_bdd.parser import Step
 
 from . import interruption
-from .errors import QtaskVerifyError
+from .errors import COMPONENT_TAGS, Component, QtaskVerifyError, unexpected_fault
 
 RUNNER_FIXTURE = "qtask_runner"
+REQUEST_FIXTURE = "request"
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -110,6 +116,75 @@ def on_runner(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def scenario_component(request: pytest.FixtureRequest) -> Component | None:
+    """The component the running scenario is about, by its component tag (None if untagged)."""
+    for marker in request.node.iter_markers():
+        component = COMPONENT_TAGS.get(marker.name)
+        if component is not None:
+            return component
+    return None
+
+
+def diagnosing(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Return ``func`` (a synchronous step function, or a generator one whose code after
+    ``yield`` is teardown) turning unexpected exceptions into diagnoses.
+
+    The wrapper's signature is ``func``'s plus pytest's ``request`` fixture, from which it reads
+    the scenario's component tag (see :func:`scenario_component`).
+    """
+    signature = inspect.signature(func)
+    wants_request = REQUEST_FIXTURE in signature.parameters
+
+    def request_from(kwargs: dict[str, Any]) -> pytest.FixtureRequest:
+        request: pytest.FixtureRequest = (
+            kwargs[REQUEST_FIXTURE] if wants_request else kwargs.pop(REQUEST_FIXTURE)
+        )
+        return request
+
+    run_step: Callable[..., Any]
+    if inspect.isgeneratorfunction(func):  # a step with teardown: pytest-bdd runs it as one
+
+        def run_generator_step(**kwargs: Any) -> Generator[Any, Any, Any]:
+            __tracebackhide__ = True
+            request = request_from(kwargs)
+            try:
+                return (yield from func(**kwargs))
+            except Exception as error:
+                fault = unexpected_fault(error, scenario_component(request))
+                if fault is None:
+                    raise
+                raise fault from error
+
+        run_step = run_generator_step
+    else:
+
+        def run_plain_step(**kwargs: Any) -> Any:
+            __tracebackhide__ = True
+            request = request_from(kwargs)
+            try:
+                return func(**kwargs)
+            except Exception as error:
+                fault = unexpected_fault(error, scenario_component(request))
+                if fault is None:
+                    raise
+                raise fault from error
+
+        run_step = run_plain_step
+
+    parameters = list(signature.parameters.values())
+    if not wants_request:
+        position = sum(p.kind is p.POSITIONAL_OR_KEYWORD for p in parameters)
+        parameters.insert(
+            position, inspect.Parameter(REQUEST_FIXTURE, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        )
+    run_step.__signature__ = signature.replace(parameters=parameters)  # type: ignore[union-attr]
+    run_step.__name__ = func.__name__
+    run_step.__qualname__ = func.__qualname__
+    run_step.__doc__ = func.__doc__
+    run_step.__module__ = func.__module__
+    return run_step
+
+
 def _step(
     kind: Callable[..., Callable[[Callable[..., Any]], Callable[..., Any]]],
     name: str | Any,
@@ -124,7 +199,7 @@ def _step(
     )
 
     def decorate(func: F) -> F:
-        register(on_runner(func))
+        register(diagnosing(on_runner(func)))
         return func
 
     return decorate

@@ -31,7 +31,7 @@ from pytest_bdd.parser import Feature, Scenario, Step
 from pytest_bdd.reporting import ReportContext, test_report_context_registry
 from pytest_metadata.plugin import metadata_key
 
-from ..errors import DeploymentFault
+from ..errors import DeploymentFault, unexpected_fault
 from ..plugin.ordering import NOT_RUN_BY_POLICY, policy_scope
 from ..plugin.preflight_case import is_preflight_case
 from ..plugin.startup import ENVIRONMENT_KEY, looking_only
@@ -180,7 +180,14 @@ class ReportingPlugin:
         return report
 
     def _fault(self, error: BaseException) -> dict[str, Any]:
-        """The failure in the deployment's words when the engine diagnosed it, else one line."""
+        """The failure in the deployment's words when the engine diagnosed it, else one line.
+
+        A driver's error that escaped every check (in a fixture, say) is still diagnosed by its
+        library (``errors.unexpected_fault``): a component, one plain sentence, the raw error as
+        the detail. Anything else is a suite error, headed by its type and first line.
+        """
+        if not isinstance(error, DeploymentFault):
+            error = unexpected_fault(error) or error
         if isinstance(error, DeploymentFault):
             return {
                 "component": error.component,
