@@ -42,6 +42,9 @@ QUICK_STOP = {"QTASK_SERVICE_WORKER_SHUTDOWN_GRACE_S": "1"}
 # Scenario selections: the scenarios that can catch the fault, plus the P1 set (the gate).
 P1 = ("-m", "p1")
 P1_WORKER = ("-m", "p1 and worker")
+# Without the known-answer scenarios: against a worker that never finishes in time, each of them
+# would wait out the processing limit too, while the Bell scenarios already catch it.
+P1_WORKER_BELL = ("-m", "p1 and worker", "-k", "not known_answers")
 WITH_SCHEMA = ("-m", "p1 or (p2 and database)")
 WITH_QUEUE = ("-m", "p1 or (p2 and queue)")
 # Without the scenario that pauses workers: the stack's controller would restart them unpatched.
@@ -452,6 +455,9 @@ def _drop(name: str, table: str) -> tuple[str, ...]:
 # --- the catalogue -----------------------------------------------------------------------------
 
 BELL_COMPLETES = "A Bell circuit completes with valid measurement counts"
+QUBIT_0_FLIPPED = "A circuit with qubit 0 of two flipped measures 01 in every shot"
+TWO_REGISTERS = "A circuit with two classical registers measures 1101 in every shot"
+MIXED_BURST = "Concurrent tasks of different circuits each get their own answer"
 
 FAULTS: tuple[Fault, ...] = (
     Fault(
@@ -481,7 +487,7 @@ FAULTS: tuple[Fault, ...] = (
         BELL_COMPLETES,
         r"^workers: task stayed processing for 1\d\.\d s",
         25,
-        P1_WORKER,
+        P1_WORKER_BELL,
         faulty_workers("slow_worker.py"),
     ),
     Fault(
@@ -491,7 +497,7 @@ FAULTS: tuple[Fault, ...] = (
         BELL_COMPLETES,
         r"^workers: task stayed processing for 1\d\.\d s: the worker that took it crashed or hung",
         25,
-        P1_WORKER,
+        P1_WORKER_BELL,
         faulty_workers("hanging_worker.py"),
     ),
     Fault(
@@ -581,7 +587,9 @@ FAULTS: tuple[Fault, ...] = (
         "a missing index",
         "GO WITH RISKS",
         "Tasks and their history have the expected indexes",
-        r"^database: .*ix_status_history_task_id_transitioned_at",
+        # By name, or (matched by structure) by the columns it covers.
+        r"^database: .*(ix_status_history_task_id_transitioned_at|"
+        r"status_history\(task_id, transitioned_at\))",
         20,
         WITH_SCHEMA,
         sql_fault(
@@ -699,5 +707,48 @@ FAULTS: tuple[Fault, ...] = (
         15,
         P1_READ_ONLY,
         dead_letters_arriving,
+    ),
+    Fault(
+        "worker-ignores-shots",
+        "a worker that ignores the requested shots (always 1024, the default)",
+        "NO-GO",
+        QUBIT_0_FLIPPED,
+        r"^workers: the counts sum to 1024, not 1000$",
+        15,
+        P1_WORKER,
+        faulty_workers("fixed_shots_worker.py"),
+    ),
+    Fault(
+        "bitstrings-reversed",
+        "measured bitstrings written in reverse (qubit 0 leftmost)",
+        "NO-GO",
+        QUBIT_0_FLIPPED,
+        r'^workers: "qubit 0 of two flipped" for 1000 shots measured 10: 1000: the circuit '
+        r"never gives 10 \(it measures 01 in every shot\)",
+        15,
+        P1_WORKER,
+        faulty_workers("reversed_bits_worker.py"),
+    ),
+    Fault(
+        "results-crossed-between-tasks",
+        "results written to the wrong task when a worker finishes several at once",
+        "NO-GO",
+        MIXED_BURST,
+        r"^workers: \d of 6 concurrent tasks did not get their own circuit's answer, \d of them "
+        r"another task's answer",
+        15,
+        P1_WORKER,
+        faulty_workers("crossed_results_worker.py"),
+    ),
+    Fault(
+        "registers-not-flattened",
+        'counts of two classical registers not flattened ("11 01" keys)',
+        "NO-GO",
+        TWO_REGISTERS,
+        r'^workers: "two classical registers" has 4 classical bits, but the result has keys '
+        r"that are not 4-bit strings: \['11 01'\]",
+        15,
+        P1_WORKER,
+        faulty_workers("unflattened_registers_worker.py"),
     ),
 )

@@ -234,7 +234,9 @@ async def wait_for_all(
 ) -> dict[str, TaskState]:
     """Wait until every task is completed or failed; otherwise say what became of them.
 
-    ``after`` ends the diagnosis, e.g. "after the broker was restarted".
+    ``after`` ends the diagnosis, e.g. "after the broker was restarted". Every task waited on was
+    accepted, so one that does not finish is a loss (``DeploymentFault.loss``): whatever the
+    scenario's priority, the deployment must not be released.
     """
 
     async def state_of(task_id: str) -> TaskState:
@@ -270,31 +272,40 @@ async def wait_for_all(
         cause = "a worker took them and never finished: the message was not redelivered"
     raise DeploymentFault(
         component,
-        f"{unfinished} of {len(task_ids)} task(s) did not finish within {timeout_s:.0f} s "
-        f"{after} ({summary}; {queue}): {cause}",
+        f"{unfinished} of {len(task_ids)} accepted task(s) did not finish within "
+        f"{timeout_s:.0f} s {after} ({summary}; {queue}): {cause}",
+        loss=True,
     )
 
 
 async def require_completed_once(
     task_ids: Sequence[str], states: dict[str, TaskState], database: DatabaseInspector
 ) -> None:
-    """Each task completed, with exactly one history row per transition (no duplicate run)."""
+    """Each task completed, with exactly one history row per transition (no duplicate run).
+
+    A task run twice (more history rows than one run writes) or not finished at all is a loss
+    (``DeploymentFault.loss``); one that failed with a reason is not, since its user is told.
+    """
     problems: list[str] = []
+    lost = False
     for task_id in task_ids:
         state = states.get(task_id)
         if state is None or state.status != "completed":
             status = state.status if state else "unknown"
             error = f": {state.error}" if state is not None and state.error else ""
             problems.append(f"task {task_id} is {status}{error}")
+            lost = lost or status not in TERMINAL_STATUSES
             continue
         history = [row.status for row in await database.fetch_history(task_id)]
         if history != COMPLETED_ONCE:
             problems.append(f"task {task_id} has history {history}")
+            lost = lost or len(history) > len(COMPLETED_ONCE)
     if problems:
         raise DeploymentFault(
             "workers",
             f"{len(problems)} of {len(task_ids)} task(s) not completed exactly once "
             f"(expected history {COMPLETED_ONCE}): " + "; ".join(problems[:3]),
+            loss=lost,
         )
 
 

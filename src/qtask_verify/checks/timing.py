@@ -1,16 +1,20 @@
-"""Timed runs of tasks for the performance baselines: one after another, and in a burst."""
+"""Timed runs of tasks for the performance baselines (one after another, and in a burst), and
+bursts of known-answer circuits, each task judged by its own answer."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..clients import ApiClient, BrokerInspector
 from ..config import Environment
 from ..deployment.ledger import ScenarioTasks, SubmittedTask
 from ..errors import require
+from .circuits import ExamplesRowError, KnownAnswer, known_answer
 from .consumers import ConsumerWatch
+from .results import KnownTask
 from .tasks import wait_for_task
 
 # The burst's tasks are polled together: this far apart at most, so ten pollers leave the
@@ -85,3 +89,50 @@ async def burst_completion_times_s(
         return time.perf_counter() - started
 
     return list(await asyncio.gather(*(completion_time(task) for task in burst.tasks)))
+
+
+@dataclass(frozen=True)
+class KnownBurst:
+    """Known-answer circuits submitted at once: each task with the circuit and shots it asked."""
+
+    tasks: list[tuple[SubmittedTask, KnownAnswer]]
+
+
+def burst_plan(table: Sequence[Sequence[str]]) -> list[tuple[KnownAnswer, int]]:
+    """The (circuit, shots) of each row of a table headed "circuit | shots"."""
+    header, *rows = [[cell.strip() for cell in row] for row in table]
+    if header != ["circuit", "shots"]:
+        raise ExamplesRowError(f'the burst\'s table is headed {header}, not ["circuit", "shots"]')
+    plan = []
+    for number, (name, shots) in enumerate(rows, start=1):
+        row = f'row {number} of the burst\'s table ("{name}", {shots})'
+        if not shots.isdigit():
+            raise ExamplesRowError(f"{row} gives shots that are not a whole number")
+        plan.append((known_answer(name, row), int(shots)))
+    return plan
+
+
+async def submit_known_burst(tasks: ScenarioTasks, table: Sequence[Sequence[str]]) -> KnownBurst:
+    """Submit every row's circuit with its shots, all at once; every one must be accepted."""
+    plan = burst_plan(table)
+    submitted = await asyncio.gather(*(tasks.submit(k.source, shots) for k, shots in plan))
+    return KnownBurst([(task, known) for task, (known, _) in zip(submitted, plan, strict=True)])
+
+
+async def known_burst_results(
+    burst: KnownBurst,
+    api: ApiClient,
+    broker: BrokerInspector,
+    environment: Environment,
+    watch: ConsumerWatch,
+) -> list[KnownTask]:
+    """Wait for every task of the burst (polled together) and return what each reported."""
+    limit = environment.thresholds.processing_s
+
+    async def finished(task: SubmittedTask, known: KnownAnswer) -> KnownTask:
+        outcome = await wait_for_task(
+            task.task_id, api, broker, environment, watch, limit, max_delay_s=BURST_POLL_S
+        )
+        return KnownTask(task.task_id, known, task.shots, outcome.state)
+
+    return list(await asyncio.gather(*(finished(task, known) for task, known in burst.tasks)))

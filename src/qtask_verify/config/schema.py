@@ -84,6 +84,8 @@ class Thresholds(Section):
     recent_window_s: float = 900.0  # real tasks submitted this recently are looked at
     stuck_task_s: float = 300.0  # a real task pending or processing for longer is stuck
     dead_letter_window_s: float = 60.0  # the dead-letter queue must not have grown over this
+    # The chance that one known-answer distribution check fails a healthy deployment.
+    known_answer_false_alarm: float = Field(default=1e-6, gt=0, lt=1)
 
 
 class ControllerSettings(Section):
