@@ -261,3 +261,10 @@ def test_the_page_and_the_health_verdict_are_readable_like_the_other_reports(
     os.umask(umask)
     for path in (published.html, published.health, published.history):
         assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+
+
+def test_figures_under_one_keep_two_significant_digits() -> None:
+    from qtask_verify.reports.signoff.page import number
+
+    assert (number(0.023, "s"), number(0.5, "s"), number(0.0, "s")) == ("0.023 s", "0.5 s", "0 s")
+    assert (number(4.72, "ms"), number(1234.0, "ms")) == ("4.7 ms", "1,234 ms")

@@ -86,7 +86,10 @@ def seconds(value: float | None) -> str:
 def number(value: float | None, unit: str = "") -> str:
     if value is None:
         return MISSING
-    text = f"{value:,.1f}".rstrip("0").rstrip(".") if value % 1 else f"{value:,.0f}"
+    if 0 < abs(value) < 1:  # a burst accepted in 0.023 s is not "0 s"
+        text = f"{value:.2g}"
+    else:
+        text = f"{value:,.1f}".rstrip("0").rstrip(".") if value % 1 else f"{value:,.0f}"
     return f"{text} {unit}".strip()
 
 
