@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from qtask_verify.checks import live
-from qtask_verify.config import Environment, Expectations, Thresholds
+from qtask_verify.config import Thresholds
 from qtask_verify.errors import DeploymentFault
+from tests.suite.unit.environments import ENVIRONMENT as BASE
 
-ENVIRONMENT = Environment(
+ENVIRONMENT = dataclasses.replace(
+    BASE,
     name="production",
-    api_url="http://api",
-    database_url="postgresql://db/qtask",
-    amqp_url="amqp://mq/",
-    management_url="http://mq:15672",
-    management_user=None,
-    management_password=None,
     allow_mutating=False,
-    expectations=Expectations(),
     thresholds=Thresholds(dead_letter_window_s=60.0),
 )
 

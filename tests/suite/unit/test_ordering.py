@@ -7,20 +7,13 @@ from typing import Any
 
 import pytest
 
-from qtask_verify.config import ControllerSettings, Environment, Expectations, Thresholds
+from qtask_verify.config import ControllerSettings, Environment
 from qtask_verify.plugin.ordering import NOT_RUN_BY_POLICY, skip_what_is_not_allowed
+from tests.suite.unit.environments import ENVIRONMENT
 
-STAGING = Environment(
+STAGING = dataclasses.replace(
+    ENVIRONMENT,
     name="staging",
-    api_url="http://api",
-    database_url="postgresql://db/qtask",
-    amqp_url="amqp://mq/",
-    management_url="http://mq:15672",
-    management_user=None,
-    management_password=None,
-    allow_mutating=True,
-    expectations=Expectations(),
-    thresholds=Thresholds(),
     controller=ControllerSettings(stop="ctl stop {component}", start="ctl start {component}"),
     allow_disruption=False,
 )

@@ -10,23 +10,11 @@ import aiormq
 import httpx
 import pytest
 
-from qtask_verify.config import Environment, Expectations, Thresholds
 from qtask_verify.deployment import contract, diagnoses
 from qtask_verify.deployment.preflight import check_configuration
 from qtask_verify.errors import ConfigurationError
+from tests.suite.unit.environments import ENVIRONMENT
 
-ENVIRONMENT = Environment(
-    name="local",
-    api_url="http://127.0.0.1:8001",
-    database_url="postgresql://qtask:s3cret-pw@127.0.0.1:5432/qtask",
-    amqp_url="amqp://qtask:s3cret-pw@127.0.0.1:5672/",
-    management_url="http://127.0.0.1:15672",
-    management_user="qtask",
-    management_password="s3cret-pw",
-    allow_mutating=True,
-    expectations=Expectations(),
-    thresholds=Thresholds(),
-)
 HEALTHY = {"status": "healthy", "database_status": "connected", "queue_status": "connected"}
 SPEC = {"paths": {"/tasks": {"post": {}}, "/tasks/{task_id}": {"get": {}}, "/health": {"get": {}}}}
 

@@ -8,7 +8,7 @@ from qtask_verify.checks import queue
 from qtask_verify.clients import QueueInfo
 from qtask_verify.config import Expectations
 from qtask_verify.errors import DeploymentFault
-from tests.suite.unit.test_live_checks import ENVIRONMENT
+from tests.suite.unit.environments import ENVIRONMENT
 
 
 def test_a_missing_task_queue_names_the_queues_that_exist() -> None:
