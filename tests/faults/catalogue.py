@@ -11,7 +11,6 @@ behaviour patched), started through the stack's argv override.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import os
 import subprocess
@@ -25,12 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
-import asyncpg
 import httpx
 
-from qtask_stack import Stack
 from qtask_stack.process import MARKER_ENV
 from qtask_stack.state import stack_id_for
+from tests.support.stack_levers import StackLevers
 
 WRAPPERS = Path(__file__).resolve().parent / "wrappers"
 QUEUE = "quantum_tasks"
@@ -56,21 +54,12 @@ DEAD_LETTER_QUEUE = "quantum_tasks.dlq"
 DEAD_LETTER_WINDOW_S = 15.0  # the local profile's dead_letter_window_s
 
 
-class Lab:
+class Lab(StackLevers):
     """The shared private stack, with the levers the faults pull."""
-
-    def __init__(self, stack: Stack) -> None:
-        self.stack = stack
-        self.suite_env = stack.suite_env()
-        self.admin_env = stack.admin_env()
 
     def run_env(self, **overrides: str) -> dict[str, str]:
         """The environment of a `qtask-verify` run against this stack (controller included)."""
-        environ = {k: v for k, v in os.environ.items() if not k.startswith(("QTASK_", "PYTEST_"))}
-        environ.update(self.suite_env)
-        environ.update(QTASK_STACK_DIR=str(self.stack.state_dir), QTASK_ENV="local")
-        environ.update(overrides)
-        return environ
+        return self.environ(QTASK_ENV="local", **overrides)
 
     def secrets(self) -> list[str]:
         """Passwords the suite is given (the stack's, and the wrong one a fault hands it)."""
@@ -78,58 +67,9 @@ class Lab:
         found += [urlsplit(v).password or "" for v in self.suite_env.values() if "://" in v]
         return [secret for secret in found if len(secret) >= 4]
 
-    def sql(self, *statements: str) -> None:
-        """Run statements on the stack's database, as its owner, in one transaction."""
-
-        async def execute() -> None:
-            connection = await asyncpg.connect(self.admin_env["QTASK_DATABASE_URL"], timeout=10)
-            try:
-                async with connection.transaction():
-                    for statement in statements:
-                        await connection.execute(statement)
-            finally:
-                await connection.close()
-
-        asyncio.run(execute())
-
-    def sql_with(self, statement: str, *args: object) -> None:
-        """One statement with parameters, as the database's owner."""
-
-        async def execute() -> None:
-            connection = await asyncpg.connect(self.admin_env["QTASK_DATABASE_URL"], timeout=10)
-            try:
-                await connection.execute(statement, *args)
-            finally:
-                await connection.close()
-
-        asyncio.run(execute())
-
-    def sql_value(self, query: str) -> object:
-        async def fetch() -> object:
-            connection = await asyncpg.connect(self.admin_env["QTASK_DATABASE_URL"], timeout=10)
-            try:
-                return await connection.fetchval(query)
-            finally:
-                await connection.close()
-
-        return asyncio.run(fetch())
-
-    def management(self, method: str, path: str) -> httpx.Response:
-        """A call to the broker's Management API (the stack's administrator, not the suite's)."""
-        auth = (
-            self.admin_env["QTASK_MANAGEMENT_USER"],
-            self.admin_env["QTASK_MANAGEMENT_PASSWORD"],
-        )
-        with httpx.Client(base_url=self.suite_env["QTASK_MANAGEMENT_URL"], auth=auth) as http:
-            return http.request(method, path, timeout=10)
-
-    def queue_path(self) -> str:
-        vhost = urlsplit(self.suite_env["QTASK_AMQP_URL"]).path[1:] or "/"
-        return f"/api/queues/{quote(vhost, safe='')}/{QUEUE}"
-
     def dead_letter_lengths(self) -> list[int]:
         """The dead-letter queue's sampled lengths over the local profile's window, oldest first."""
-        path = self.queue_path().replace(f"/{QUEUE}", f"/{DEAD_LETTER_QUEUE}")
+        path = self.queue_path(DEAD_LETTER_QUEUE)
         query = f"?lengths_age={DEAD_LETTER_WINDOW_S:.0f}&lengths_incr=5"
         response = self.management("GET", path + query)
         samples = response.json().get("messages_details", {}).get("samples", [])
@@ -140,7 +80,7 @@ class Lab:
         return any(later > earlier for earlier, later in itertools.pairwise(lengths))
 
     def delete_task_queue(self) -> None:
-        response = self.management("DELETE", self.queue_path())
+        response = self.management("DELETE", self.queue_path(QUEUE))
         assert response.status_code in (204, 404), response.text
 
     def restart_service(self, script: str | None, *, workers: bool, api: bool) -> None:
@@ -161,7 +101,7 @@ class Lab:
                 found.append(f"/health answered {health.status_code}")
         except httpx.HTTPError as error:
             found.append(f"/health: {type(error).__name__}")
-        queue = self.management("GET", self.queue_path())
+        queue = self.management("GET", self.queue_path(QUEUE))
         if queue.status_code != 200:
             found.append(f"queue {QUEUE}: {queue.status_code}")
         else:
@@ -423,21 +363,20 @@ def real_task(status: str, submitted_s_ago: float, env: dict[str, str] | None = 
 def dead_letters_arriving(lab: Lab) -> Iterator[dict[str, str]]:
     """Three messages published to the dead-letter queue, seen in the broker's samples; purged
     on the way out, and the window waited out so the next run does not see them arrive."""
-    vhost = quote(urlsplit(lab.suite_env["QTASK_AMQP_URL"]).path[1:] or "/", safe="")
+    vhost = quote(lab.vhost, safe="")
     body = {"properties": {}, "routing_key": DEAD_LETTER_QUEUE, "payload": "{}",
             "payload_encoding": "string"}  # fmt: skip
-    auth = (lab.admin_env["QTASK_MANAGEMENT_USER"], lab.admin_env["QTASK_MANAGEMENT_PASSWORD"])
-    contents = lab.queue_path().replace(f"/{QUEUE}", f"/{DEAD_LETTER_QUEUE}/contents")
-    with httpx.Client(base_url=lab.suite_env["QTASK_MANAGEMENT_URL"], auth=auth) as http:
-        try:
-            for _ in range(3):
-                published = http.post(f"/api/exchanges/{vhost}/amq.default/publish", json=body)
-                assert published.json().get("routed"), published.text
-            _wait_for(lab.dead_letters_grew, True)
-            yield {}
-        finally:
-            http.delete(contents)
-            _wait_for(lab.dead_letters_grew, False)
+    contents = lab.queue_path(DEAD_LETTER_QUEUE) + "/contents"
+    try:
+        for _ in range(3):
+            path = f"/api/exchanges/{vhost}/amq.default/publish"
+            published = lab.management("POST", path, json=body)
+            assert published.json().get("routed"), published.text
+        _wait_for(lab.dead_letters_grew, True)
+        yield {}
+    finally:
+        lab.management("DELETE", contents)
+        _wait_for(lab.dead_letters_grew, False)
 
 
 def _wait_for(check: Callable[[], bool], wanted: bool, timeout_s: float = 40.0) -> None:
