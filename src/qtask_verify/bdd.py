@@ -28,8 +28,9 @@ scenario's component tag) in one plain sentence and keeps the raw error as the d
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any, TypeVar
 
 import pytest
@@ -125,6 +126,19 @@ def scenario_component(request: pytest.FixtureRequest) -> Component | None:
     return None
 
 
+@contextlib.contextmanager
+def _diagnosed(request: pytest.FixtureRequest) -> Iterator[None]:
+    """An exception no check anticipated leaves as a diagnosis naming the component."""
+    __tracebackhide__ = True
+    try:
+        yield
+    except Exception as error:
+        fault = unexpected_fault(error, scenario_component(request))
+        if fault is None:
+            raise
+        raise fault from error
+
+
 def diagnosing(func: Callable[..., Any]) -> Callable[..., Any]:
     """Return ``func`` (a synchronous step function, or a generator one whose code after
     ``yield`` is teardown) turning unexpected exceptions into diagnoses.
@@ -146,28 +160,16 @@ def diagnosing(func: Callable[..., Any]) -> Callable[..., Any]:
 
         def run_generator_step(**kwargs: Any) -> Generator[Any, Any, Any]:
             __tracebackhide__ = True
-            request = request_from(kwargs)
-            try:
+            with _diagnosed(request_from(kwargs)):
                 return (yield from func(**kwargs))
-            except Exception as error:
-                fault = unexpected_fault(error, scenario_component(request))
-                if fault is None:
-                    raise
-                raise fault from error
 
         run_step = run_generator_step
     else:
 
         def run_plain_step(**kwargs: Any) -> Any:
             __tracebackhide__ = True
-            request = request_from(kwargs)
-            try:
+            with _diagnosed(request_from(kwargs)):
                 return func(**kwargs)
-            except Exception as error:
-                fault = unexpected_fault(error, scenario_component(request))
-                if fault is None:
-                    raise
-                raise fault from error
 
         run_step = run_plain_step
 
