@@ -2,6 +2,7 @@
 
     qtask-verify [--env NAME] [--report-dir DIR] [--rerun-failed N] [pytest arguments]
     qtask-verify restore [--env NAME]
+    qtask-verify discover [--env NAME] [--name NAME]
 
 Runs the suite (features/ + steps/) in this process under its own pytest configuration, with
 pytest-asyncio off; without `-m` it runs the release gate, P1 + P2 (`-m "not p3"`). The terminal
@@ -13,7 +14,8 @@ changed; a second Ctrl-C stops at once and says what was left); the rules are
 `run.verdict.RULES`. A run that only looks at the suite (`--collect-only`, `--markers`, ...)
 verifies nothing: it keeps the last run's reports, writes no history line and exits as pytest
 does. `restore` finishes what interrupted runs left undone on the deployment (every run also does
-it first): exit 0 when nothing is left, 1 otherwise.
+it first): exit 0 when nothing is left, 1 otherwise. `discover` reads the deployment (read-only,
+within 5 s) and prints a draft profile and a contract | found table (`qtask_verify.discover`).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from qtask_verify import interruption
 from qtask_verify.config import Environment, load_environment
 from qtask_verify.deployment.preflight import check_configuration
 from qtask_verify.deployment.restoration import restore_now
+from qtask_verify.discover import command as discover_command
 from qtask_verify.errors import ConfigurationError
 from qtask_verify.plugin.startup import STATE_DIRECTORY, looking_only_flag
 from qtask_verify.redaction import Redactor
@@ -93,7 +96,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Verify a deployment of the quantum circuit task queue and print the verdict "
         "(exit 0 GO, 1 NO-GO, 3 GO WITH RISKS, 2 usage or configuration error, 130 interrupted). "
         "Any other argument goes to pytest, e.g. -m p1, -n 2, -k health. "
-        "`qtask-verify restore` finishes what interrupted runs left undone.",
+        "`qtask-verify restore` finishes what interrupted runs left undone; "
+        "`qtask-verify discover` drafts a profile for a deployment.",
         allow_abbrev=False,
     )
     parser.add_argument("--env", help="environment profile (default: QTASK_ENV, else the file's)")
@@ -210,7 +214,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return interruption.EXIT_INTERRUPTED
 
 
+def _environments_file() -> Path | None:
+    """The environments file a run reads when neither QTASK_ENVIRONMENTS_FILE nor
+    ./environments.toml names one: the suite's (None: load_environment finds it)."""
+    if os.environ.get("QTASK_ENVIRONMENTS_FILE") or Path("environments.toml").is_file():
+        return None
+    suite = find_suite(Path.cwd())
+    return suite.root / "environments.toml" if suite is not None else None
+
+
 def _main(argv: list[str]) -> int:
+    if argv[:1] == ["discover"]:
+        return discover_command.main(argv[1:], _environments_file())
     restoring = argv[:1] == ["restore"]
     try:
         args, extra = _parser().parse_known_args(argv[1:] if restoring else argv)
