@@ -94,13 +94,7 @@ class Lab(StackLevers):
 
     def problems(self) -> list[str]:
         """What keeps the stack from being the healthy reference deployment (empty: healthy)."""
-        found: list[str] = []
-        try:
-            health = httpx.get(f"{self.suite_env['QTASK_API_URL']}/health", timeout=5)
-            if health.status_code != 200:
-                found.append(f"/health answered {health.status_code}")
-        except httpx.HTTPError as error:
-            found.append(f"/health: {type(error).__name__}")
+        found = self.health_problems()
         queue = self.management("GET", self.queue_path(QUEUE))
         if queue.status_code != 200:
             found.append(f"queue {QUEUE}: {queue.status_code}")

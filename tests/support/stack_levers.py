@@ -79,3 +79,11 @@ class StackLevers:
         )
         with httpx.Client(base_url=self.suite_env["QTASK_MANAGEMENT_URL"], auth=auth) as http:
             return http.request(method, path, timeout=10, **kwargs)
+
+    def health_problems(self) -> list[str]:
+        """What /health says is wrong (empty: it answered 200)."""
+        try:
+            health = httpx.get(f"{self.suite_env['QTASK_API_URL']}/health", timeout=5)
+        except httpx.HTTPError as error:
+            return [f"/health: {type(error).__name__}"]
+        return [] if health.status_code == 200 else [f"/health answered {health.status_code}"]

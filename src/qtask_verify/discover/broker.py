@@ -284,30 +284,18 @@ async def _dead_letter_route(
     )
     found = f"{exchange_name} ({source}" + (f", {exchange.type})" if exchange else ")")
     rows: list[Finding] = []
-    if exchange is None:
-        why = f"exchange {exchange_name} does not exist"
-        rows.append(
-            _row(
-                "dead-letter exchange",
-                reference["dead_letter_exchange"],
-                found,
-                Assessment.VIOLATION,
-                why,
-            )
+    if exchange is None or not exchange.durable:
+        why = f"exchange {exchange_name} " + (
+            "does not exist" if exchange is None else "is not durable"
         )
-        return rows, Draft()
-    if not exchange.durable:
-        why = f"exchange {exchange_name} is not durable"
-        rows.append(
-            _row(
-                "dead-letter exchange",
-                reference["dead_letter_exchange"],
-                found,
-                Assessment.VIOLATION,
-                why,
-            )
+        violation = _row(
+            "dead-letter exchange",
+            reference["dead_letter_exchange"],
+            found,
+            Assessment.VIOLATION,
+            why,
         )
-        return rows, Draft()
+        return [*rows, violation], Draft()
     assessment, why = _named("dead_letter_exchange", exchange_name)
     rows.append(
         _row("dead-letter exchange", reference["dead_letter_exchange"], found, assessment, why)

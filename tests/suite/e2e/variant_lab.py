@@ -145,13 +145,7 @@ class VariantLab(StackLevers):
     def problems(self) -> list[str]:
         """What keeps the variant from being itself (empty: whole). A worker consumes the queue
         when a Bell circuit completes (the Management API's consumer count lags)."""
-        found: list[str] = []
-        try:
-            health = httpx.get(f"{self.suite_env['QTASK_API_URL']}/health", timeout=5)
-            if health.status_code != 200:
-                found.append(f"/health answered {health.status_code}")
-        except httpx.HTTPError as error:
-            found.append(f"/health: {type(error).__name__}")
+        found = self.health_problems()
         rejected = httpx.post(
             f"{self.suite_env['QTASK_API_URL']}/tasks", json={"qc": "", "shots": 1}, timeout=5
         )
