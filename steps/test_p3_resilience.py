@@ -59,12 +59,8 @@ async def _(
     """SIGKILLs every worker once one of them runs the task, as a crash would."""
     await tasks.wait_until_running(submitted.task_id, api, environment.thresholds.processing_s)
     async with taken_down(interventions.of("worker"), "kill") as workers:
-        row = await database.fetch_task(submitted.task_id)
-        if row is not None and row.current_status != "processing":
-            pytest.skip(
-                f"not verified: the task was already {row.current_status} when the workers were "
-                "killed (this deployment runs the busy circuit too fast to interrupt it)"
-            )
+        if reason := await tasks.not_interrupted(submitted.task_id, database):
+            pytest.skip(reason)
         yield workers
 
 

@@ -331,6 +331,18 @@ async def wait_until_running(task_id: str, api: ApiClient, timeout_s: float) -> 
     )
 
 
+async def not_interrupted(task_id: str, database: DatabaseInspector) -> str | None:
+    """Why killing the workers now tests nothing, if it does not: the task is no longer
+    processing (this deployment ran the busy circuit too fast to interrupt it)."""
+    row = await database.fetch_task(task_id)
+    if row is None or row.current_status == "processing":
+        return None
+    return (
+        f"not verified: the task was already {row.current_status} when the workers were "
+        "killed (this deployment runs the busy circuit too fast to interrupt it)"
+    )
+
+
 async def require_new_task_completes(
     circuit: str,
     tasks: ScenarioTasks,
