@@ -6,7 +6,7 @@ Feature: Known answers
   into one outcome (the last-declared register leftmost, no spaces), the number of shots, and a
   result written to another task. Every outcome is as wide as the circuit's classical bits, and
   the counts add up to the shots.
-
+  
   A circuit with one possible outcome must measure it in every shot. A circuit with several is
   judged by an exact binomial test: the count of an outcome of probability p over n shots is
   binomial, and it fails only when it lies in a tail of that distribution holding at most a
