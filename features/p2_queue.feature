@@ -1,6 +1,7 @@
 Feature: Task queue
   The task queue outlives broker restarts, sends messages it cannot deliver to a
-  dead-letter queue, is consumed by enough workers, and keeps its messages on disk.
+  dead-letter queue, has no setting that drops or expires a waiting task, is consumed by
+  enough workers, and keeps its messages on disk.
 
   Background:
     Given the deployment under test
@@ -16,6 +17,11 @@ Feature: Task queue
     When I look up the task queue on the broker
     Then the task queue dead-letters to the expected exchange and routing key
     And the dead-letter exchange routes to a durable dead-letter queue
+
+  @p2 @read_only @queue
+  Scenario: No queue setting drops or expires a waiting task
+    When I look up the task queue on the broker
+    Then no policy or argument of the task queue can drop or expire a waiting task
 
   @p2 @read_only @worker
   Scenario: Enough workers consume the task queue

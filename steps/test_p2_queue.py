@@ -35,6 +35,11 @@ def _(queue_info: queue.QueueLookup, environment: Environment) -> None:
     queue.require_dead_lettering(queue.existing(queue_info, environment), environment.expectations)
 
 
+@then("no policy or argument of the task queue can drop or expire a waiting task")
+def _(queue_info: queue.QueueLookup, environment: Environment) -> None:
+    queue.require_no_loss_by_settings(queue.existing(queue_info, environment))
+
+
 @then("the dead-letter exchange routes to a durable dead-letter queue")
 async def _(broker: BrokerInspector, environment: Environment) -> None:
     await queue.require_dead_letter_route(broker, environment.expectations)

@@ -51,6 +51,7 @@ WITH_API = ("-m", "p1 or (p2 and api)")
 P1_READ_ONLY = ("-m", "p1 and read_only")
 PREFLIGHT = "preflight"
 DEAD_LETTER_QUEUE = "quantum_tasks.dlq"
+TTL_POLICY = "qtask-fault-message-ttl"
 DEAD_LETTER_WINDOW_S = 15.0  # the local profile's dead_letter_window_s
 
 
@@ -104,6 +105,8 @@ class Lab(StackLevers):
                 found.append(f"queue {QUEUE} is not durable")
             if body.get("consumers", 0) < len(self.worker_names()):
                 found.append(f"queue {QUEUE} has {body.get('consumers')} consumers")
+            if body.get("policy"):
+                found.append(f"queue {QUEUE} has policy {body['policy']}")
         found += [f"database: {p}" for p in self._schema_problems()]
         if self.dead_letters_grew():
             found.append(f"{DEAD_LETTER_QUEUE} grew in the last {DEAD_LETTER_WINDOW_S:.0f} s")
@@ -302,6 +305,25 @@ def task_queue_deleted(lab: Lab) -> Iterator[dict[str, str]]:
         yield {}
     finally:
         redeclare_task_queue(lab, None)
+
+
+@contextmanager
+def expiring_policy(lab: Lab) -> Iterator[dict[str, str]]:
+    """An operator's policy that gives the task queue a message TTL of a minute: tasks waiting
+    longer expire (into the dead-letter queue), never run. Nothing waits a minute in a healthy
+    run, so only the queue's settings show it."""
+    path = f"/api/policies/{quote(lab.vhost, safe='')}/{TTL_POLICY}"
+    definition = {"message-ttl": 60_000}
+    policy = {"pattern": f"^{QUEUE}$", "definition": definition, "apply-to": "queues"}
+    try:
+        assert lab.management("PUT", path, json=policy).status_code in (201, 204)
+        _wait_for(lambda: lab.management("GET", lab.queue_path(QUEUE)).json().get("policy")
+                  == TTL_POLICY, True)  # fmt: skip
+        yield {}
+    finally:
+        lab.management("DELETE", path)
+        _wait_for(lambda: not lab.management("GET", lab.queue_path(QUEUE)).json().get("policy"),
+                  True)  # fmt: skip
 
 
 def sql_fault(inject: Sequence[str], restore: Sequence[str]) -> Injector:
@@ -514,6 +536,17 @@ FAULTS: tuple[Fault, ...] = (
         45,
         WITH_QUEUE,
         faulty_api("transient_messages.py"),
+    ),
+    Fault(
+        "queue-policy-expires-tasks",
+        "a policy that expires tasks waiting in the queue for a minute (message-ttl)",
+        "GO WITH RISKS",
+        "No queue setting drops or expires a waiting task",
+        r"^queue: queue quantum_tasks can drop or expire accepted tasks before a worker takes "
+        r"them: message-ttl 60000 \(policy qtask-fault-message-ttl",
+        20,
+        WITH_QUEUE_SETTINGS,
+        expiring_policy,
     ),
     Fault(
         "index-missing",

@@ -98,6 +98,41 @@ def require_dead_lettering(queue: QueueInfo, expected: Expectations) -> None:
     )
 
 
+# Settings that can make a queue drop or expire a message it accepted, as policy keys (queue
+# arguments carry the same with an "x-" prefix). `max-length` drops only with the default
+# overflow, drop-head; `reject-publish` refuses the publish instead (the API must answer 5xx).
+# A quorum queue's `delivery-limit` is left out: it dead-letters a task that keeps failing,
+# which the contract asks for.
+_EXPIRING = ("message-ttl", "expires")
+_BOUNDING = ("max-length", "max-length-bytes")
+
+
+def losses_by_settings(queue: QueueInfo) -> list[str]:
+    """What in the queue's policies or arguments can drop or expire a waiting task."""
+    settings = {f"x-{k}": v for k, v in queue.effective_policy.items()} | queue.arguments
+    named = [n for n in (queue.policy, queue.operator_policy) if n]
+    source = f" (policy {', '.join(named)}, or the queue's arguments)" if named else ""
+    found = []
+    for key in _EXPIRING:
+        if (value := settings.get(f"x-{key}")) is not None:
+            found.append(f"{key} {value}")
+    overflow = settings.get("x-overflow", "drop-head")
+    for key in _BOUNDING:
+        if (value := settings.get(f"x-{key}")) is not None and overflow == "drop-head":
+            found.append(f"{key} {value} with overflow drop-head")
+    return [f"{setting}{source}" for setting in found]
+
+
+def require_no_loss_by_settings(queue: QueueInfo) -> None:
+    found = losses_by_settings(queue)
+    require(
+        not found,
+        "queue",
+        f"queue {queue.name} can drop or expire accepted tasks before a worker takes them: "
+        + "; ".join(found),
+    )
+
+
 async def require_dead_letter_route(broker: BrokerInspector, expected: Expectations) -> None:
     """The dead-letter exchange exists, is durable and routes to a durable dead-letter queue."""
     exchange = await broker.exchange(expected.dead_letter_exchange)

@@ -9,7 +9,7 @@ neither consumes nor changes anything.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
@@ -35,6 +35,10 @@ class QueueInfo:
     messages: int
     messages_persistent: int
     messages_unacknowledged: int = 0
+    # The user policy and the operator policy that apply, and what they make of the queue.
+    policy: str | None = None
+    operator_policy: str | None = None
+    effective_policy: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -145,6 +149,9 @@ class BrokerInspector:
             messages=int(body.get("messages") or 0),
             messages_persistent=int(body.get("messages_persistent") or 0),
             messages_unacknowledged=int(body.get("messages_unacknowledged") or 0),
+            policy=body.get("policy") or None,
+            operator_policy=body.get("operator_policy") or None,
+            effective_policy=dict(body.get("effective_policy_definition") or {}),
         )
 
     async def queue_consumers(self) -> dict[str, int]:

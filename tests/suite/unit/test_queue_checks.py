@@ -27,3 +27,35 @@ def test_a_queue_without_dead_lettering_says_so_in_words() -> None:
         queue.require_dead_lettering(found, Expectations())
     assert "has no dead-letter exchange" in raised.value.diagnosis
     assert "None" not in raised.value.diagnosis
+
+
+def _queue(arguments: dict[str, object], **policy: object) -> QueueInfo:
+    return QueueInfo("quantum_tasks", True, False, arguments, "classic", 2, 0, 0, **policy)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("found", "said"),
+    [
+        (
+            _queue({}, policy="ops-ttl", effective_policy={"message-ttl": 60000}),
+            "message-ttl 60000 (policy ops-ttl, or the queue's arguments)",
+        ),
+        (_queue({"x-max-length": 100}), "max-length 100 with overflow drop-head"),
+        (
+            _queue({}, operator_policy="cap", effective_policy={"expires": 3600000}),
+            "expires 3600000 (policy cap, or the queue's arguments)",
+        ),
+    ],
+    ids=["ttl-by-policy", "max-length-argument", "expires-by-operator-policy"],
+)
+def test_a_setting_that_can_drop_a_waiting_task_is_named(found: QueueInfo, said: str) -> None:
+    with pytest.raises(DeploymentFault) as raised:
+        queue.require_no_loss_by_settings(found)
+    assert raised.value.diagnosis.startswith("queue quantum_tasks can drop or expire accepted")
+    assert said in raised.value.diagnosis
+
+
+def test_settings_that_lose_nothing_pass() -> None:
+    queue.require_no_loss_by_settings(_queue({"x-dead-letter-exchange": "dlx"}))
+    queue.require_no_loss_by_settings(_queue({"x-max-length": 100, "x-overflow": "reject-publish"}))
+    queue.require_no_loss_by_settings(_queue({}, effective_policy={"delivery-limit": 10}))
