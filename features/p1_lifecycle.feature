@@ -29,11 +29,12 @@ Feature: Task lifecycle
     And each outcome occurs in half of the shots within the statistical bound of a fair coin
 
   @p1 @mutating @database
-  Scenario: Every status change is recorded in order
+  Scenario: Every status change is recorded in order, and the task's timestamps agree
     When I submit the circuit for 1024 shots
     And the task has been processed within the processing time limit
     Then its recorded history is pending, processing, completed
     And the recorded history is in chronological order
+    And every task submitted here ended with a consistent record
 
   @p1 @mutating @api
   Scenario: The API reports the task exactly as the database stores it

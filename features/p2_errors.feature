@@ -45,3 +45,4 @@ Feature: Refusing bad requests
     When I submit the circuit for 100 shots
     And the task has been processed within the processing time limit
     Then the task has failed with an error message
+    And every task submitted here ended with a consistent record

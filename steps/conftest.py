@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from pytest_bdd import parsers
 
-from qtask_verify.bdd import given, when
-from qtask_verify.checks import queue
+from qtask_verify.bdd import given, then, when
+from qtask_verify.checks import accounting, queue
 from qtask_verify.checks.circuits import BELL_CIRCUIT, UNPARSABLE_CIRCUIT
 from qtask_verify.checks.consumers import ConsumerWatch
 from qtask_verify.checks.tasks import TaskOutcome, wait_for_task
-from qtask_verify.clients import ApiClient, BrokerInspector
+from qtask_verify.clients import ApiClient, BrokerInspector, DatabaseInspector
 from qtask_verify.config import Environment
 from qtask_verify.deployment.ledger import ScenarioTasks, SubmittedTask
 
@@ -64,3 +64,16 @@ async def _(
     broker: BrokerInspector, environment: Environment, consumer_watch: ConsumerWatch
 ) -> int:
     return await queue.task_queue_consumers(broker, environment, consumer_watch)
+
+
+@then("every task submitted here ended with a consistent record")
+async def _(
+    scenario_tasks: ScenarioTasks,
+    api: ApiClient,
+    broker: BrokerInspector,
+    environment: Environment,
+    database: DatabaseInspector,
+) -> None:
+    await accounting.require_all_accounted(
+        scenario_tasks.task_ids(), api, broker, environment, database
+    )

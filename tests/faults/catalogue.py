@@ -49,8 +49,10 @@ WITH_QUEUE = ("-m", "p1 or (p2 and queue)")
 WITH_QUEUE_SETTINGS = ("-m", "p1 or (p2 and queue and not needs_controller)")
 WITH_API = ("-m", "p1 or (p2 and api)")
 P1_READ_ONLY = ("-m", "p1 and read_only")
+WITH_FAILING_TASK = ("-m", "p1 or (p2 and worker)", "-k", "not performance")
 PREFLIGHT = "preflight"
 DEAD_LETTER_QUEUE = "quantum_tasks.dlq"
+HISTORY_IN_ORDER = "Every status change is recorded in order, and the task's timestamps agree"
 TTL_POLICY = "qtask-fault-message-ttl"
 DEAD_LETTER_WINDOW_S = 15.0  # the local profile's dead_letter_window_s
 
@@ -344,6 +346,26 @@ SKIP_PROCESSING_ROWS = (
     "CREATE TRIGGER fault_skip_processing BEFORE INSERT ON status_history"
     " FOR EACH ROW EXECUTE FUNCTION fault_skip_processing()",
 )
+# Cleared once the history row is written (the reference service stamps that row with it).
+NO_COMPLETION_TIME = (
+    "CREATE FUNCTION fault_no_completed_at() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+    " UPDATE tasks SET completed_at = NULL WHERE task_id = NEW.task_id; RETURN NEW; END $$",
+    "CREATE TRIGGER fault_no_completed_at AFTER INSERT ON status_history FOR EACH ROW"
+    " WHEN (NEW.status = 'completed') EXECUTE FUNCTION fault_no_completed_at()",
+)
+STARTED_AFTER_COMPLETED = (
+    "CREATE FUNCTION fault_late_start() RETURNS trigger LANGUAGE plpgsql AS"
+    " $$ BEGIN NEW.started_at := NEW.completed_at + interval '1 second'; RETURN NEW; END $$",
+    "CREATE TRIGGER fault_late_start BEFORE UPDATE ON tasks FOR EACH ROW"
+    " WHEN (NEW.current_status = 'completed') EXECUTE FUNCTION fault_late_start()",
+)
+FAILURES_RECORDED_AS_COMPLETED = (
+    "CREATE FUNCTION fault_failed_as_completed() RETURNS trigger LANGUAGE plpgsql AS"
+    " $$ BEGIN IF NEW.status = 'failed' THEN NEW.status := 'completed'; END IF;"
+    " RETURN NEW; END $$",
+    "CREATE TRIGGER fault_failed_as_completed BEFORE INSERT ON status_history"
+    " FOR EACH ROW EXECUTE FUNCTION fault_failed_as_completed()",
+)
 LOSE_ONE_SHOT_PER_OUTCOME = (
     "CREATE FUNCTION fault_short_counts() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
     " NEW.result := (SELECT jsonb_object_agg(key, value::int - 1) FROM jsonb_each(NEW.result));"
@@ -616,11 +638,45 @@ FAULTS: tuple[Fault, ...] = (
         "history-missing-transition",
         "a status history missing a transition",
         "NO-GO",
-        "Every status change is recorded in order",
+        HISTORY_IN_ORDER,
         r"^database: the recorded history is \['pending', 'completed'\]",
         15,
         P1,
         sql_fault(SKIP_PROCESSING_ROWS, _drop("fault_skip_processing", "status_history")),
+    ),
+    Fault(
+        "completed-at-never-set",
+        "completed tasks whose `completed_at` is never set",
+        "NO-GO",
+        HISTORY_IN_ORDER,
+        r"^database: the task has an inconsistent record: task [0-9a-f-]+: completed_at not set",
+        15,
+        P1,
+        sql_fault(NO_COMPLETION_TIME, _drop("fault_no_completed_at", "status_history")),
+    ),
+    Fault(
+        "started-after-completed",
+        "completed tasks whose `started_at` is later than their `completed_at`",
+        "NO-GO",
+        HISTORY_IN_ORDER,
+        r"^database: the task has an inconsistent record: task [0-9a-f-]+: started_at "
+        r"[0-9:.]+ is later than completed_at",
+        15,
+        P1,
+        sql_fault(STARTED_AFTER_COMPLETED, _drop("fault_late_start", "tasks")),
+    ),
+    Fault(
+        "failure-recorded-as-completed",
+        "a failed task whose history says `completed`",
+        "GO WITH RISKS",
+        "A circuit that cannot be parsed is accepted and then fails with a message",
+        r"^database: the task has an inconsistent record: task [0-9a-f-]+: its history ends "
+        r"with completed but it is failed",
+        20,
+        WITH_FAILING_TASK,
+        sql_fault(
+            FAILURES_RECORDED_AS_COMPLETED, _drop("fault_failed_as_completed", "status_history")
+        ),
     ),
     Fault(
         "counts-do-not-sum-to-shots",

@@ -262,19 +262,21 @@ async def wait_for_all(
     queue = f"{queue_name} has {waiting} message(s) waiting and {consumers} consumer(s)"
     component: Component = "workers"
     cause = "the workers did not finish them"
+    lost = True
     if stuck["unknown to the API"]:
         component, cause = "api", "accepted tasks are unknown to the API: they were lost"
     elif stuck["pending"] and waiting == 0 and consumers > 0:
         component, cause = "queue", "their messages were lost"
     elif stuck["pending"] and consumers <= 0:
-        cause = "no worker consumes the queue"
+        # Their messages wait for a worker: not lost, and the missing workers are the cause.
+        cause, lost = "no worker consumes the queue", waiting < unfinished
     elif stuck["processing"]:
         cause = "a worker took them and never finished: the message was not redelivered"
     raise DeploymentFault(
         component,
         f"{unfinished} of {len(task_ids)} accepted task(s) did not finish within "
         f"{timeout_s:.0f} s {after} ({summary}; {queue}): {cause}",
-        loss=True,
+        loss=lost,
     )
 
 

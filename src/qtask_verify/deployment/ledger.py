@@ -227,6 +227,10 @@ class ScenarioTasks:
         self.created(marker, submission.task_id)
         return SubmittedTask(sent, shots, submission)
 
+    def task_ids(self) -> list[str]:
+        """The ids of the tasks the API accepted so far."""
+        return [entry.task_id for entry in self.entries if entry.task_id]
+
     async def delete_all(self, database: TaskDeleter) -> int:
         """Delete every task of the scenario (with its history); returns how many."""
         pending, self.entries = self.entries, []

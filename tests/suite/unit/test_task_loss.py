@@ -37,8 +37,11 @@ class FakeApi:
 
 
 class FakeBroker:
+    def __init__(self, messages: int = 0, consumers: int = 2) -> None:
+        self.state = LiveState(messages=messages, consumers=consumers)
+
     async def live_state(self, queue_name: str) -> LiveState:
-        return LiveState(messages=0, consumers=2)
+        return self.state
 
 
 @dataclass(frozen=True)
@@ -61,8 +64,11 @@ def environment() -> Environment:
     )  # fmt: skip
 
 
-async def wait(statuses: dict[str, int | str]) -> dict[str, TaskState]:
-    api, broker = cast(ApiClient, FakeApi(statuses)), cast(BrokerInspector, FakeBroker())
+async def wait(
+    statuses: dict[str, int | str], broker_state: FakeBroker | None = None
+) -> dict[str, TaskState]:
+    api = cast(ApiClient, FakeApi(statuses))
+    broker = cast(BrokerInspector, broker_state or FakeBroker())
     return await tasks.wait_for_all(list(statuses), api, broker, environment(), 0.01, "after x")
 
 
@@ -79,6 +85,13 @@ async def test_an_accepted_task_left_pending_is_a_loss() -> None:
     with pytest.raises(DeploymentFault) as caught:
         await wait({"a": "pending"})
     assert caught.value.loss and caught.value.component == "queue"
+
+
+async def test_tasks_whose_messages_wait_for_absent_workers_are_not_lost() -> None:
+    with pytest.raises(DeploymentFault) as caught:
+        await wait({"a": "pending", "b": "pending"}, FakeBroker(messages=2, consumers=0))
+    assert not caught.value.loss
+    assert caught.value.diagnosis.endswith("no worker consumes the queue")
 
 
 async def test_finished_tasks_are_no_loss() -> None:
