@@ -44,6 +44,7 @@ P1_WORKER = ("-m", "p1 and worker")
 # would wait out the processing limit too, while the Bell scenarios already catch it.
 P1_WORKER_BELL = ("-m", "p1 and worker", "-k", "not known_answers")
 WITH_SCHEMA = ("-m", "p1 or (p2 and database)")
+SCHEMA_ONLY = ("-m", "p2 and database")
 WITH_QUEUE = ("-m", "p1 or (p2 and queue)")
 # Without the scenario that pauses workers: the stack's controller would restart them unpatched.
 WITH_QUEUE_SETTINGS = ("-m", "p1 or (p2 and queue and not needs_controller)")
@@ -62,7 +63,7 @@ class Lab(StackLevers):
 
     def run_env(self, **overrides: str) -> dict[str, str]:
         """The environment of a `qtask-verify` run against this stack (controller included)."""
-        return self.environ(QTASK_ENV="local", **overrides)
+        return self.environ(**{"QTASK_ENV": "local", **overrides})
 
     def secrets(self) -> list[str]:
         """Passwords the suite is given (the stack's, and the wrong one a fault hands it)."""
@@ -608,7 +609,10 @@ FAULTS: tuple[Fault, ...] = (
         "A task's status is one of the four contract statuses",
         r"^database: .*failed",
         20,
-        WITH_SCHEMA,
+        # The schema scenarios alone: whether the reference worker can still record an outcome
+        # depends on whether it prepared its statement before the rename (a prepared plan keeps
+        # the label's OID), so the P1 scenarios would pass or fail by chance.
+        SCHEMA_ONLY,
         sql_fault(
             ["ALTER TYPE task_status RENAME VALUE 'failed' TO 'errored'"],
             ["ALTER TYPE task_status RENAME VALUE 'errored' TO 'failed'"],
