@@ -1,6 +1,6 @@
 """No false alarms: the healthy stack gives GO run after run (after the whole fault catalogue).
 
-QTASK_FALSE_ALARM_RUNS sets how many runs in a row (default 3 for `make test`); each runs every
+QTASK_FALSE_ALARM_RUNS sets how many runs in a row (default 2 for `make test`); each runs every
 scenario but the P3 ones, which `python3 -m tests.faults.soak` includes (see its docstring).
 """
 
@@ -14,7 +14,7 @@ from tests.support.verify_process import run_verify
 
 from .catalogue import Lab
 
-RUNS = int(os.environ.get("QTASK_FALSE_ALARM_RUNS", "3"))
+RUNS = int(os.environ.get("QTASK_FALSE_ALARM_RUNS", "2"))
 HEALTHY_SELECTION = ("-m", "not p3")
 
 

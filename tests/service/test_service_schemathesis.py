@@ -23,7 +23,7 @@ from typing import Any
 
 from conftest import Service
 
-BUDGET_S = 60
+BUDGET_S = 30
 SEED = 20261201
 
 

@@ -46,6 +46,7 @@ NAMED_DIFFERENCES = {
     DEAD_LETTERING,
     "Enough workers consume the task queue",
     "A waiting task message is kept on disk",
+    "No queue setting drops or expires a waiting task",
 }
 # What the suite matches by structure: the variant passes them without a profile.
 MATCHED_BY_STRUCTURE = (TASKS_COLUMNS, HISTORY_COLUMNS, STATUSES, INDEXES, CASCADE)
