@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from ..clients import BrokerInspector, QueueInfo
 from ..config import Environment, Expectations
@@ -107,9 +109,22 @@ _EXPIRING = ("message-ttl", "expires")
 _BOUNDING = ("max-length", "max-length-bytes")
 
 
-def losses_by_settings(queue: QueueInfo) -> list[str]:
+class QueueSettings(Protocol):
+    """What decides whether a queue may drop a waiting message (a QueueInfo, or discover's)."""
+
+    @property
+    def arguments(self) -> Mapping[str, Any]: ...
+    @property
+    def effective_policy(self) -> Mapping[str, Any]: ...
+    @property
+    def policy(self) -> str | None: ...
+    @property
+    def operator_policy(self) -> str | None: ...
+
+
+def losses_by_settings(queue: QueueSettings) -> list[str]:
     """What in the queue's policies or arguments can drop or expire a waiting task."""
-    settings = {f"x-{k}": v for k, v in queue.effective_policy.items()} | queue.arguments
+    settings = {f"x-{k}": v for k, v in queue.effective_policy.items()} | dict(queue.arguments)
     named = [n for n in (queue.policy, queue.operator_policy) if n]
     source = f" (policy {', '.join(named)}, or the queue's arguments)" if named else ""
     found = []

@@ -14,6 +14,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
+from ..checks.queue import losses_by_settings
 from ..clients import BrokerInspector, ExchangeInfo
 from ..clients._http import verify_tls
 from ..errors import DeploymentFault
@@ -239,21 +240,11 @@ def _settings(queue: ListedQueue) -> list[Finding]:
     effective = ", ".join(f"{k}={v}" for k, v in sorted(queue.effective_policy.items()))
     shown = "; ".join(p for p in policies if p) or "none"
     shown += f" (effective: {effective})" if effective else ""
-    dropping = [
-        k
-        for k in ("max-length", "max-length-bytes", "message-ttl", "expires")
-        if k in queue.effective_policy or f"x-{k}" in queue.arguments
-    ]
-    if dropping:
-        rows.append(
-            _row(
-                "policies",
-                "(open)",
-                shown,
-                Assessment.NOTE,
-                f"{', '.join(dropping)} may drop or expire tasks",
-            )
-        )
+    losses = losses_by_settings(queue)
+    if losses:
+        why = f"can drop or expire accepted tasks: {'; '.join(losses)}"
+        expected = "nothing that drops a waiting task"
+        rows.append(_row("policies", expected, shown, Assessment.VIOLATION, why))
     else:
         rows.append(_row("policies", "(open)", shown, Assessment.NOTE))
     return rows

@@ -200,3 +200,17 @@ async def test_a_dead_letter_exchange_that_routes_nowhere_is_a_violation() -> No
     [violation] = [r for r in reading.findings if r.assessment is Assessment.VIOLATION]
     assert violation.item == "dead-letter queue"
     assert reading.draft.dead_letter_queue is None
+
+
+def test_a_setting_that_drops_waiting_tasks_is_a_violation_as_the_run_judges_it() -> None:
+    from qtask_verify.discover.broker import _settings
+
+    ttl = queue("jobs", consumers=1, policy="ops", effective_policy={"message-ttl": 60000})
+    (row,) = [r for r in _settings(ttl) if r.item == "policies"]
+    assert row.assessment is Assessment.VIOLATION
+    assert "message-ttl 60000 (policy ops" in row.why
+    rejecting = queue(
+        "jobs", consumers=1, arguments={"x-max-length": 9, "x-overflow": "reject-publish"}
+    )
+    (row,) = [r for r in _settings(rejecting) if r.item == "policies"]
+    assert row.assessment is Assessment.NOTE
