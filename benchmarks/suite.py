@@ -3,7 +3,7 @@
 Against a private local stack (started here, stopped at the end), each case runs the console
 script in a subprocess and times it from start to exit, process start-up included:
 
-    full P1+P2 run on a healthy stack      -> GO       target <= 15 s
+    full P1+P2 run on a healthy stack      -> GO       target <= 6 s
     `-m p1` on a healthy stack             -> GO       target <= 5 s
     full run with the workers stopped      -> NO-GO    target <= 5 s
 
@@ -45,7 +45,7 @@ class Case:
 
 
 CASES = (
-    Case("full P1+P2, healthy", (), False, "GO", 15.0),
+    Case("full P1+P2, healthy", (), False, "GO", 6.0),
     Case("-m p1, healthy", ("-m", "p1"), False, "GO", 5.0),
     Case("full, workers stopped", (), True, "NO-GO", 5.0),
 )

@@ -1,7 +1,9 @@
 Feature: Refusing bad requests
-  Invalid requests are refused with details that name the problem and leave nothing
-  behind; unknown or malformed task ids are answered cleanly; a circuit that cannot be
-  executed is accepted and then fails with a message.
+  Invalid requests are refused with details that name the invalid field as data (a key,
+  a field's name or path, not only a sentence mentioning it) and leave nothing behind: no
+  row, and no message, as the broker's message tracing shows where it is allowed. Unknown
+  or malformed task ids are answered cleanly; a circuit that cannot be executed is accepted
+  and then fails with a message.
 
   Background:
     Given the deployment under test
@@ -28,6 +30,11 @@ Feature: Refusing bad requests
     When I submit a request body that is not valid JSON
     Then the submission is refused as invalid with details
     And no task was stored for it
+
+  @p2 @mutating @needs_tracing @api
+  Scenario: No task message is published for a refused submission
+    When I send every kind of invalid submission
+    Then the broker saw no task message published for any of them
 
   @p2 @read_only @api
   Scenario: An unknown task is reported as not found

@@ -1,7 +1,10 @@
 Feature: Task queue
   The task queue outlives broker restarts, sends messages it cannot deliver to a
   dead-letter queue, has no setting that drops or expires a waiting task, is consumed by
-  enough workers, and keeps its messages on disk.
+  enough workers, which acknowledge the message of every task they finish, and gets each
+  task's message as a persistent one, which it hands to a worker.
+  What is published and delivered is seen through the broker's message tracing, where the
+  profile allows it; without it, that scenario is skipped and says so.
 
   Background:
     Given the deployment under test
@@ -28,9 +31,16 @@ Feature: Task queue
     When I count the consumers of the task queue
     Then at least the expected number of workers consume it
 
-  @p2 @mutating @disruptive @needs_controller @queue
-  Scenario: A waiting task message is kept on disk
-    Given the workers are paused
-    And a Bell circuit on two qubits
+  @p2 @mutating @worker
+  Scenario: Workers acknowledge the message of every task they finish
+    Given a Bell circuit on two qubits
     When I submit the circuit for 1024 shots
-    Then the task's message waits in the task queue as a persistent message
+    And the task has been processed within the processing time limit
+    Then no message of a finished task is left unacknowledged in the task queue
+
+  @p2 @mutating @needs_tracing @queue
+  Scenario: A task's message is published persistent to the task queue and delivered to a worker
+    Given a Bell circuit on two qubits
+    When I submit the circuit for 1024 shots
+    Then the broker saw the task's message published as persistent to the task queue
+    And the broker saw the task's message delivered from the task queue to a worker

@@ -7,12 +7,13 @@ import uuid
 from pytest_bdd import parsers, scenarios
 
 from qtask_verify.bdd import then, when
-from qtask_verify.checks import refusals
-from qtask_verify.checks.refusals import RefusedRequest
+from qtask_verify.checks import messages, refusals
+from qtask_verify.checks.refusals import RefusalBatch, RefusedRequest
 from qtask_verify.checks.tasks import TaskOutcome
 from qtask_verify.clients import ApiClient, ApiResponse, DatabaseInspector
+from qtask_verify.clients.tracing import MessageTrace
 from qtask_verify.config import Environment
-from qtask_verify.deployment.ledger import ScenarioTasks
+from qtask_verify.deployment.ledger import CleanupLedger, ScenarioTasks
 from qtask_verify.errors import require
 
 scenarios("p2_errors.feature")
@@ -50,6 +51,40 @@ def _(refused: RefusedRequest) -> None:
 @then("no task was stored for it")
 async def _(refused: RefusedRequest, database: DatabaseInspector) -> None:
     await refusals.require_nothing_stored(refused, database)
+
+
+@when("I send every kind of invalid submission", target_fixture="refusal_batch")
+async def _(
+    api: ApiClient,
+    database: DatabaseInspector,
+    scenario_tasks: ScenarioTasks,
+    bell_circuit: str,
+    environment: Environment,
+) -> RefusalBatch:
+    return await refusals.send_every_invalid_submission(
+        bell_circuit, environment.expectations, api, database, scenario_tasks
+    )
+
+
+@then("the broker saw no task message published for any of them")
+async def _(
+    refusal_batch: RefusalBatch,
+    message_trace: MessageTrace,
+    scenario_tasks: ScenarioTasks,
+    bell_circuit: str,
+    database: DatabaseInspector,
+    cleanup_ledger: CleanupLedger,
+    environment: Environment,
+) -> None:
+    await messages.require_no_message_for_refused(
+        message_trace,
+        refusal_batch.since,
+        environment.expectations.queue_name,
+        scenario_tasks,
+        bell_circuit,
+        database,
+        cleanup_ledger,
+    )
 
 
 @when("I ask for a task that does not exist", target_fixture="lookup")

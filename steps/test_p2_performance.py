@@ -8,10 +8,10 @@ from pytest_bdd import parsers, scenarios
 from qtask_verify.bdd import then, when
 from qtask_verify.checks import timing
 from qtask_verify.checks.consumers import ConsumerWatch
-from qtask_verify.checks.timing import Burst
+from qtask_verify.checks.timing import Burst, StatusReads
 from qtask_verify.clients import ApiClient, BrokerInspector
 from qtask_verify.config import Environment
-from qtask_verify.deployment.ledger import ScenarioTasks
+from qtask_verify.deployment.ledger import ScenarioTasks, SubmittedTask
 from qtask_verify.errors import require
 from qtask_verify.plugin.performance import record_performance
 
@@ -72,6 +72,25 @@ def _(
         "workers",
         f"end-to-end p95 {figure.p95:.2f} s exceeds {limit:.1f} s (p50 {figure.p50:.2f} s)",
     )
+
+
+@when(
+    parsers.parse("I read the task's status {count:d} times, one after another"),
+    target_fixture="status_reads",
+)
+async def _(
+    submitted: SubmittedTask, count: int, api: ApiClient, environment: Environment
+) -> StatusReads:
+    limit = environment.thresholds.status_read_ms
+    return await timing.status_read_times_ms(api, submitted.task_id, count, limit)
+
+
+@then("the 95th percentile of the status read time is within the status read time limit")
+def _(status_reads: StatusReads, request: pytest.FixtureRequest) -> None:
+    figure = record_performance(
+        request.node, "status read latency", "ms", status_reads.times_ms, status_reads.limit_ms
+    )
+    timing.require_status_reads_within(status_reads, figure.p50, figure.p95)
 
 
 @when("I submit a burst of concurrent copies of the circuit", target_fixture="burst")

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
+import pytest
 from pytest_bdd import scenarios
 
-from qtask_verify.bdd import given, then
-from qtask_verify.checks import queue
+from qtask_verify.bdd import then
+from qtask_verify.checks import acknowledgements, messages, queue
 from qtask_verify.checks.consumers import ConsumerWatch
-from qtask_verify.clients import BrokerInspector
+from qtask_verify.clients import BrokerInspector, DatabaseInspector
+from qtask_verify.clients.tracing import MessageTrace, TracedMessage
 from qtask_verify.config import Environment
-from qtask_verify.deployment.interventions import Interventions, workers_paused
 from qtask_verify.deployment.ledger import SubmittedTask
 from qtask_verify.errors import require
 
@@ -56,21 +55,42 @@ def _(consumer_count: int, environment: Environment) -> None:
     )
 
 
-@given("the workers are paused")
+@then(
+    "the broker saw the task's message published as persistent to the task queue",
+    target_fixture="published_message",
+)
 async def _(
-    interventions: Interventions,
+    submitted: SubmittedTask, message_trace: MessageTrace, environment: Environment
+) -> TracedMessage:
+    name = environment.expectations.queue_name
+    return await messages.require_published_persistent(message_trace, submitted.task_id, name)
+
+
+@then("the broker saw the task's message delivered from the task queue to a worker")
+async def _(
+    submitted: SubmittedTask,
+    published_message: TracedMessage,
+    message_trace: MessageTrace,
+    environment: Environment,
+) -> None:
+    await messages.require_delivered_to_worker(
+        message_trace,
+        published_message,
+        submitted.task_id,
+        environment.expectations.queue_name,
+        environment.thresholds.processing_s,
+    )
+
+
+@then("no message of a finished task is left unacknowledged in the task queue")
+async def _(
     broker: BrokerInspector,
+    database: DatabaseInspector,
     environment: Environment,
     consumer_watch: ConsumerWatch,
-) -> AsyncIterator[None]:
-    """Stops the running workers and, whatever happens next, starts them again; their return
-    overlaps the scenarios that need no worker (see ``workers_paused``)."""
-    await queue.require_workers_to_pause(broker, environment, consumer_watch)
-    async with workers_paused(interventions.of("worker"), consumer_watch.expect_workers_back):
-        yield
-
-
-@then("the task's message waits in the task queue as a persistent message")
-async def _(submitted: SubmittedTask, broker: BrokerInspector, environment: Environment) -> None:
-    name = environment.expectations.queue_name
-    await queue.require_waiting_message_persistent(submitted.task_id, broker, name)
+) -> None:
+    finished_for = consumer_watch.finished_for() or 0.0
+    if reason := await acknowledgements.require_finished_acknowledged(
+        broker, database, environment, finished_for
+    ):
+        pytest.skip(reason)

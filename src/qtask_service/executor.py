@@ -1,7 +1,10 @@
 """Runs OpenQASM 3 sources on the Qiskit Aer simulator and returns flat measurement counts.
 
 Parsing costs more than simulating a small circuit (design, section 5), so each executor keeps
-one simulator and an LRU cache of circuits already parsed and transpiled, keyed by source. A
+one simulator and an LRU cache of circuits already parsed and transpiled, keyed by source.
+Transpiling costs more still (about 75 ms for a Bell pair, 25 times the parse and the run), and
+Aer runs most circuits as they are: only one with an instruction Aer does not know (a gate the
+source defines, say) or with control flow is transpiled. A
 circuit with more qubits than the service runs is refused once parsed, before it is simulated.
 A worker runs its executor in a simulator process of its own (`worker.simulator`).
 """
@@ -12,6 +15,11 @@ from collections import OrderedDict
 import qiskit.qasm3
 from qiskit import QuantumCircuit, transpile
 from qiskit_aer import AerSimulator
+
+# Instructions whose bodies hold further instructions, which the check of names does not see.
+_CONTROL_FLOW = frozenset(
+    {"if_else", "for_loop", "while_loop", "switch_case", "break_loop", "continue_loop", "box"}
+)
 
 
 class InvalidCircuit(Exception):
@@ -25,6 +33,7 @@ class CircuitExecutor:
         # Aer's default OpenMP parallelism spins on every core for a tiny circuit: 5x the CPU
         # per run on this 2-core machine. Workers scale by process, so one thread each.
         self._simulator = AerSimulator(max_parallel_threads=1)
+        self._native = frozenset(self._simulator.target.operation_names) | {"barrier"}
         self._cache: OrderedDict[str, QuantumCircuit] = OrderedDict()
         self._cache_size = cache_size
         self._max_qubits = max_qubits
@@ -57,10 +66,14 @@ class CircuitExecutor:
             )
         if circuit.num_clbits == 0:
             raise InvalidCircuit("the circuit measures nothing: it has no classical bits")
-        try:
-            compiled = transpile(circuit, self._simulator)
-        except Exception as exc:
-            raise InvalidCircuit(f"the simulator cannot compile the circuit: {exc}") from exc
+        names = {instruction.operation.name for instruction in circuit.data}
+        if names <= self._native and not names & _CONTROL_FLOW:
+            compiled = circuit
+        else:
+            try:
+                compiled = transpile(circuit, self._simulator)
+            except Exception as exc:
+                raise InvalidCircuit(f"the simulator cannot compile the circuit: {exc}") from exc
         if self._cache_size:
             self._cache[source] = compiled
             if len(self._cache) > self._cache_size:

@@ -28,8 +28,15 @@ EPMD = "epmd"
 START_TIMEOUT_S = 90.0
 EPMD_TIMEOUT_S = 10.0
 # Statistics drive the management API's consumer counts; the default (5 s) would make `up` wait
-# that long for a worker to show up as consuming.
+# that long for a worker to show up as consuming. The Management API renews its figures at the
+# smallest interval of its sample retention policies (5 s by default, whatever the queues
+# report), so those are set to a second too: the suite's profile says `statistics_interval_s`.
 _STATS_INTERVAL_MS = 1000
+_SAMPLE_RETENTION = (
+    "management.sample_retention_policies.global.minute = 1",
+    "management.sample_retention_policies.basic.minute = 1",
+    "management.sample_retention_policies.detailed.10 = 1",
+)
 _MANAGEMENT_TIMEOUT_S = 10.0
 
 
@@ -63,6 +70,7 @@ class RabbitNode:
                 "definitions.import_backend = local_filesystem",
                 f"definitions.local.path = {definitions_path}",
                 f"collect_statistics_interval = {_STATS_INTERVAL_MS}",
+                *_SAMPLE_RETENTION,
                 "",
             ]
         )

@@ -13,7 +13,7 @@ from .checks.tasks import TaskOutcome, TaskState, wait_for_task
 from .clients import ApiClient, BrokerInspector, DatabaseInspector
 from .config import Environment, Expectations, Thresholds, load_environment
 from .deployment.controller import CommandController, DeploymentController
-from .deployment.interventions import Intervention, taken_down, workers_paused
+from .deployment.interventions import Intervention, taken_down
 from .deployment.ledger import CleanupLedger, ScenarioTasks, SubmittedTask, sweep
 from .deployment.preflight import ComponentHealth, PreflightReport, run_preflight
 from .errors import (
@@ -60,5 +60,4 @@ __all__ = [
     "sweep",
     "taken_down",
     "wait_for_task",
-    "workers_paused",
 ]

@@ -23,6 +23,10 @@ A step (sync or async) that raises an exception no check anticipated (a driver's
 asyncpg, httpx or aiormq, a timeout, an answer of an unexpected shape) fails with a diagnosis:
 :func:`~qtask_verify.errors.unexpected_fault` names the component (by the library, else by the
 scenario's component tag) in one plain sentence and keeps the raw error as the detail.
+
+A ``then`` step that provides no fixture only checks, so its diagnosed failure does not stop
+the scenario: it is held (see :mod:`~qtask_verify.promises`) and every later promise is
+checked too; the scenario fails at its end with all of them.
 """
 
 from __future__ import annotations
@@ -37,8 +41,8 @@ import pytest
 import pytest_bdd
 from pytest_bdd.parser import Step
 
-from . import interruption
-from .errors import COMPONENT_TAGS, Component, QtaskVerifyError, unexpected_fault
+from . import interruption, promises
+from .errors import COMPONENT_TAGS, Component, DeploymentFault, QtaskVerifyError, unexpected_fault
 
 RUNNER_FIXTURE = "qtask_runner"
 REQUEST_FIXTURE = "request"
@@ -127,24 +131,31 @@ def scenario_component(request: pytest.FixtureRequest) -> Component | None:
 
 
 @contextlib.contextmanager
-def _diagnosed(request: pytest.FixtureRequest) -> Iterator[None]:
-    """An exception no check anticipated leaves as a diagnosis naming the component."""
+def _diagnosed(request: pytest.FixtureRequest, holds: bool) -> Iterator[None]:
+    """An exception no check anticipated leaves as a diagnosis naming the component; with
+    ``holds``, a diagnosis is held for the end of the scenario instead of stopping it."""
     __tracebackhide__ = True
     try:
-        yield
-    except Exception as error:
-        fault = unexpected_fault(error, scenario_component(request))
-        if fault is None:
+        try:
+            yield
+        except Exception as error:
+            fault = unexpected_fault(error, scenario_component(request))
+            if fault is None:
+                raise
+            raise fault from error
+    except DeploymentFault as fault:
+        if not (holds and promises.hold(request.node, fault)):
             raise
-        raise fault from error
 
 
-def diagnosing(func: Callable[..., Any]) -> Callable[..., Any]:
+def diagnosing(func: Callable[..., Any], *, holds: bool = False) -> Callable[..., Any]:
     """Return ``func`` (a synchronous step function, or a generator one whose code after
     ``yield`` is teardown) turning unexpected exceptions into diagnoses.
 
     The wrapper's signature is ``func``'s plus pytest's ``request`` fixture, from which it reads
-    the scenario's component tag (see :func:`scenario_component`).
+    the scenario's component tag (see :func:`scenario_component`). With ``holds`` (a step that
+    only checks), a plain step's diagnosed failure is held and the scenario goes on; a step
+    with teardown always stops it (pytest-bdd needs its ``yield``).
     """
     signature = inspect.signature(func)
     wants_request = REQUEST_FIXTURE in signature.parameters
@@ -160,7 +171,7 @@ def diagnosing(func: Callable[..., Any]) -> Callable[..., Any]:
 
         def run_generator_step(**kwargs: Any) -> Generator[Any, Any, Any]:
             __tracebackhide__ = True
-            with _diagnosed(request_from(kwargs)):
+            with _diagnosed(request_from(kwargs), holds=False):
                 return (yield from func(**kwargs))
 
         run_step = run_generator_step
@@ -168,7 +179,7 @@ def diagnosing(func: Callable[..., Any]) -> Callable[..., Any]:
 
         def run_plain_step(**kwargs: Any) -> Any:
             __tracebackhide__ = True
-            with _diagnosed(request_from(kwargs)):
+            with _diagnosed(request_from(kwargs), holds):
                 return func(**kwargs)
 
         run_step = run_plain_step
@@ -200,8 +211,11 @@ def _step(
         name, converters=converters, target_fixture=target_fixture, stacklevel=stacklevel + 1
     )
 
+    # Only a Then that provides nothing checks without a later step depending on it.
+    holds = kind is pytest_bdd.then and target_fixture is None
+
     def decorate(func: F) -> F:
-        register(diagnosing(on_runner(func)))
+        register(diagnosing(on_runner(func), holds=holds))
         return func
 
     return decorate

@@ -48,15 +48,15 @@ P1_WORKER_BELL = ("-m", "p1 and worker", *WITHOUT_KNOWN_ANSWERS)
 WITH_SCHEMA = ("-m", "p1 or (p2 and database)", *WITHOUT_KNOWN_ANSWERS)
 SCHEMA_ONLY = ("-m", "p2 and database")
 WITH_QUEUE = ("-m", "p1 or (p2 and queue)", *WITHOUT_KNOWN_ANSWERS)
-# Without the scenario that pauses workers: the stack's controller would restart them unpatched.
-WITH_QUEUE_SETTINGS = (
-    "-m",
-    "p1 or (p2 and queue and not needs_controller)",
-    *WITHOUT_KNOWN_ANSWERS,
-)
 WITH_API = ("-m", "p1 or (p2 and api)", *WITHOUT_KNOWN_ANSWERS)
 P1_READ_ONLY = ("-m", "p1 and read_only")
 WITH_FAILING_TASK = ("-m", "p1 or (p2 and worker)", "-k", "not performance and not known_answers")
+WITH_ACKNOWLEDGEMENTS = (
+    "-m",
+    "p1 or (p2 and worker)",
+    "-k",
+    "not performance and not known_answers and not parsed",
+)
 PREFLIGHT = "preflight"
 DEAD_LETTER_QUEUE = "quantum_tasks.dlq"
 HISTORY_IN_ORDER = "Every status change is recorded in order, and the task's timestamps agree"
@@ -436,12 +436,29 @@ def _drop(name: str, table: str) -> tuple[str, ...]:
     return (f"DROP TRIGGER {name} ON {table}", f"DROP FUNCTION {name}()")
 
 
+# Evidence-based diagnoses (issue 9, item 6)
+
+
+@contextmanager
+def rejecting_workers(lab: Lab) -> Iterator[dict[str, str]]:
+    """Workers that dead-letter every task message; the dead letters are purged on the way out,
+    so the dead-letter queue does not keep them for the faults after."""
+    try:
+        with faulty_workers("rejecting_worker.py")(lab) as overrides:
+            yield overrides
+    finally:
+        lab.management("DELETE", lab.queue_path(DEAD_LETTER_QUEUE) + "/contents")
+
+
 # --- the catalogue -----------------------------------------------------------------------------
 
 BELL_COMPLETES = "A Bell circuit completes with valid measurement counts"
 QUBIT_0_FLIPPED = "A circuit with qubit 0 of two flipped measures 01 in every shot"
 TWO_REGISTERS = "A circuit with two classical registers measures 1101 in every shot"
 MIXED_BURST = "Concurrent tasks of different circuits each get their own answer"
+PUBLISHED_PERSISTENT = (
+    "A task's message is published persistent to the task queue and delivered to a worker"
+)
 
 FAULTS: tuple[Fault, ...] = (
     Fault(
@@ -543,7 +560,7 @@ FAULTS: tuple[Fault, ...] = (
         "The task queue survives a broker restart",
         r"^queue: queue quantum_tasks is not durable",
         20,
-        WITH_QUEUE_SETTINGS,
+        WITH_QUEUE,
         task_queue_non_durable,
     ),
     Fault(
@@ -560,11 +577,23 @@ FAULTS: tuple[Fault, ...] = (
         "messages-non-persistent",
         "messages published non-persistent",
         "GO WITH RISKS",
-        "A waiting task message is kept on disk",
-        r"^queue: 1 of 1 messages waiting in quantum_tasks are not persistent",
-        45,
+        PUBLISHED_PERSISTENT,
+        r"^queue: the message of task [0-9a-f-]+ was published with delivery mode 1, not 2 "
+        r"\(persistent\)",
+        15,
         WITH_QUEUE,
         faulty_api("transient_messages.py"),
+    ),
+    Fault(
+        "refused-submission-publishes",
+        "an API that refuses an invalid submission with 400 but publishes a task message for it",
+        "GO WITH RISKS",
+        "No task message is published for a refused submission",
+        r"^api: \d+ message\(s\) were published to quantum_tasks for no stored task while the "
+        r"API refused invalid submissions",
+        15,
+        WITH_API,
+        faulty_api("refusal_publishing_api.py"),
     ),
     Fault(
         "queue-policy-expires-tasks",
@@ -574,7 +603,7 @@ FAULTS: tuple[Fault, ...] = (
         r"^queue: queue quantum_tasks can drop or expire accepted tasks before a worker takes "
         r"them: message-ttl 60000 \(policy qtask-fault-message-ttl",
         20,
-        WITH_QUEUE_SETTINGS,
+        WITH_QUEUE,
         expiring_policy,
     ),
     Fault(
@@ -782,5 +811,118 @@ FAULTS: tuple[Fault, ...] = (
         15,
         P1_WORKER,
         faulty_workers("unflattened_registers_worker.py"),
+    ),
+    # Every promise checked (issue 9, item 7)
+    Fault(
+        "accepted-while-broker-down-lost",
+        "an API that reports itself healthy with the broker down and accepts submissions it "
+        "cannot queue",
+        "NO-GO",
+        "No submission is silently lost while the broker is down",
+        r"^queue: 5 of 5 accepted task\(s\) did not finish in \d+ s after the recovery "
+        r"\(limit \d+ s; 5 pending; quantum_tasks has 0 message\(s\) waiting .*\): no message "
+        r"for them is in quantum_tasks",
+        45,
+        ("-m", "p3", "-k", "silently_lost"),
+        faulty_api("unqueued_submissions_api.py"),
+    ),
+    # Accounting (issue 9, item 3)
+    Fault(
+        "api-completed-at-an-hour-late",
+        "an API that reports `completed_at` an hour later than the database stores it",
+        "NO-GO",
+        "The API reports the task exactly as the database stores it",
+        r"^api: the API reports completed_at (\d{4}-\d\d-\d\d )?\d\d:\d\d:\d\d\.\d{3} for task "
+        r"[0-9a-f-]+, the database (\d{4}-\d\d-\d\d )?\d\d:\d\d:\d\d\.\d{3}$",
+        15,
+        P1,
+        faulty_api("late_completion_api.py"),
+    ),
+    Fault(
+        "worker-never-acknowledges",
+        "a worker that completes every task but never acknowledges its message",
+        "GO WITH RISKS",
+        "Workers acknowledge the message of every task they finish",
+        r"^workers: quantum_tasks still had \d+ unacknowledged message\(s\) \d+\.\d s after the "
+        r"run's first task finished, while at most 0 task\(s\) were pending or processing",
+        # Reads the count two of the broker's statistics intervals (the local profile's) after
+        # the run's first task finished, and again as long after that.
+        20,
+        WITH_ACKNOWLEDGEMENTS,
+        faulty_workers("unacknowledging_worker.py"),
+    ),
+    # Refusals, the alias, read latency (issue 9)
+    Fault(
+        "refusal-names-field-only-in-prose",
+        "an API whose 400 names the invalid field only in a sentence, in no machine-readable "
+        "detail",
+        "GO WITH RISKS",
+        "An invalid submission is refused and stores nothing",
+        r"^api: the invalid submission was refused with 400, but no machine-readable detail "
+        r'names qc or circuit \(it is only mentioned in the text "Invalid request: the qc field '
+        r'is invalid \(Field required\)\."\)$',
+        15,
+        WITH_API,
+        faulty_api("prose_refusal_api.py"),
+    ),
+    Fault(
+        "circuit-alias-refused",
+        "an API that refuses a circuit sent under `circuit`, the older name of `qc`",
+        "GO WITH RISKS",
+        "A circuit sent under its older field name is accepted, stored exactly and completed",
+        r"^api: a task whose circuit was sent under the older field name circuit \(an alias of "
+        r"qc the contract accepts\) was answered 400, not 200 with a task id: .*\"qc\"",
+        15,
+        WITH_API,
+        faulty_api("alias_refusing_api.py"),
+    ),
+    Fault(
+        "status-read-slow",
+        "an API that takes 0.4 s to answer every read of a task's status",
+        "GO WITH RISKS",
+        "A finished task's status is read within the status read time limit",
+        r"^api: reading a finished task's status: p95 4\d\d ms exceeds 200 ms \(p50 4\d\d ms; "
+        r"2 of 2 reads over the limit, so the other 18 were not made\)$",
+        20,
+        WITH_API,
+        faulty_api("slow_status_api.py"),
+    ),
+    # Evidence-based diagnoses (issue 9, item 6)
+    Fault(
+        "worker-dead-letters-every-task",
+        "a worker that rejects every task message without requeueing it (dead-lettered, the task "
+        "left pending)",
+        "NO-GO",
+        BELL_COMPLETES,
+        r"^workers: the dead-letter queue quantum_tasks\.dlq gained \d+ messages? while task "
+        r"[0-9a-f-]+ stayed pending for \d\.\d s, .*: no setting of quantum_tasks expires or "
+        r"drops messages, so a consumer rejected it without requeueing",
+        15,
+        P1_WORKER_BELL,
+        rejecting_workers,
+    ),
+    Fault(
+        "api-never-queues",
+        "an API that stores each task and answers 200 but never publishes its message",
+        "NO-GO",
+        BELL_COMPLETES,
+        r"^api: task [0-9a-f-]+ stayed pending for \d\.\d s while quantum_tasks had 2 consumers "
+        r"and neither ready nor unacknowledged messages .*, and the broker counted no message "
+        r"published to it since the wait began: the API did not queue its message",
+        15,
+        P1_WORKER_BELL,
+        faulty_api("unpublishing_api.py"),
+    ),
+    Fault(
+        "worker-acknowledges-and-drops",
+        "a worker that acknowledges every task message on receipt and drops it",
+        "NO-GO",
+        BELL_COMPLETES,
+        r"^workers: task [0-9a-f-]+ stayed pending for \d\.\d s while quantum_tasks had 2 "
+        r"consumers and neither ready nor unacknowledged messages .*: a consumer acknowledged "
+        r"its message without starting the task",
+        15,
+        P1_WORKER_BELL,
+        faulty_workers("dropping_worker.py"),
     ),
 )

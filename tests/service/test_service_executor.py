@@ -44,3 +44,26 @@ def test_invalid_sources_raise_a_readable_error(executor: CircuitExecutor, sourc
 
     message = str(raised.value)
     assert message and "\n" not in message and "Traceback" not in message
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        # Gates Aer knows run as they are; the bit order is Qiskit's (qubit 0 rightmost).
+        ("x q[0];\nc = measure q;\n", {"01": 10}),
+        # A gate the source defines is not Aer's: the circuit is transpiled first.
+        ("gate flip a { x a; }\nflip q[1];\nc = measure q;\n", {"10": 10}),
+        # Control flow holds instructions the check of names does not see: transpiled too.
+        (
+            "x q[0];\nc[0] = measure q[0];\nif (c[0]) { x q[1]; }\nc[1] = measure q[1];\n",
+            {"11": 10},
+        ),
+    ],
+    ids=["native", "defined-gate", "control-flow"],
+)
+def test_circuits_run_with_or_without_transpiling(
+    executor: CircuitExecutor, body: str, expected: dict[str, int]
+) -> None:
+    source = f'OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[2] q;\nbit[2] c;\n{body}'
+
+    assert executor.run(source, 10) == expected

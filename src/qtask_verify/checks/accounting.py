@@ -10,22 +10,17 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from ..clients import ApiClient, BrokerInspector, DatabaseInspector, HistoryRow, TaskRow
 from ..config import Environment
 from ..errors import DeploymentFault
 from .tasks import wait_for_all
-from .views import require_readable, stored_task
+from .views import TIMESTAMPS, clock_time, require_readable, stored_task
 
 FINISHED = ("completed", "failed")
-TIMESTAMPS = ("submitted_at", "started_at", "completed_at")
 # Timestamps written by the application and by the database may come from two clocks.
 CLOCK_SKEW = timedelta(seconds=1)
-
-
-def _at(moment: datetime | None) -> str:
-    return moment.strftime("%H:%M:%S.%f")[:-3] if moment is not None else "not set"
 
 
 def record_problems(row: TaskRow, history: Sequence[HistoryRow]) -> list[str]:
@@ -40,22 +35,23 @@ def record_problems(row: TaskRow, history: Sequence[HistoryRow]) -> list[str]:
     ordered = [(name, moment) for name, moment in times.items() if moment is not None]
     for (earlier, first), (later, second) in itertools.pairwise(ordered):
         if first > second:
-            problems.append(f"{earlier} {_at(first)} is later than {later} {_at(second)}")
+            problems.append(
+                f"{earlier} {clock_time(first)} is later than {later} {clock_time(second)}"
+            )
     statuses = [entry.status for entry in history]
     if statuses and statuses[-1] != row.current_status:
         problems.append(f"its history ends with {statuses[-1]} but it is {row.current_status}")
     start, end = times["submitted_at"], times["completed_at"]
     if start is not None and end is not None:
         outside = [
-            f"{entry.status} at {_at(entry.transitioned_at)}"
+            f"{entry.status} at {clock_time(entry.transitioned_at)}"
             for entry in history
             if entry.transitioned_at is not None
             and not start - CLOCK_SKEW <= entry.transitioned_at <= end + CLOCK_SKEW
         ]
         if outside:
-            problems.append(
-                f"history rows outside its span {_at(start)} to {_at(end)}: {', '.join(outside)}"
-            )
+            span = f"{clock_time(start)} to {clock_time(end)}"
+            problems.append(f"history rows outside its span {span}: {', '.join(outside)}")
     return problems
 
 

@@ -21,15 +21,14 @@ class ConsumerWatch:
     absence was seen, the preflight's count included), later waits fail at once while the queue
     stays unconsumed. Seeing a consumer, or :meth:`reset`, clears the memory.
 
-    It also knows when the suite itself took the workers away: a scenario that paused them
-    hands over their return (:meth:`expect_workers_back`) instead of waiting for it, and every
-    wait first awaits :meth:`settled`, so the return overlaps whatever does not need workers.
+    It also remembers since when the run has seen a task finished: from then on a consumer had
+    a message to acknowledge, which the broker's lagging counts may show a while later.
     """
 
     def __init__(self, clock: Clock = time.monotonic) -> None:
         self._clock = clock
         self._zero_since: float | None = None
-        self._comeback: asyncio.Future[None] | None = None
+        self._first_finish: float | None = None
         self._count: asyncio.Future[int | None] | None = None
         self._counted_at = -math.inf
 
@@ -72,24 +71,11 @@ class ConsumerWatch:
     def _counted(self, _: asyncio.Future[int | None]) -> None:
         self._counted_at = self._clock()
 
-    def expect_workers_back(self, comeback: Awaitable[None]) -> None:
-        """The suite has started the workers it paused; ``comeback`` ends once they consume."""
-        self._comeback = asyncio.ensure_future(comeback)
+    def task_finished(self) -> None:
+        """A task of the run was seen completed or failed."""
+        if self._first_finish is None:
+            self._first_finish = self._clock()
 
-    @property
-    def restoring(self) -> bool:
-        """Whether workers the suite paused are on their way back and not yet awaited."""
-        return self._comeback is not None
-
-    async def settled(self) -> None:
-        """Wait until workers the suite paused consume again (at once if none are away).
-
-        Raises what bringing them back raised (a DeploymentFault naming the workers).
-        """
-        comeback, self._comeback = self._comeback, None
-        if comeback is None:
-            return
-        try:
-            await comeback
-        finally:
-            self.reset()
+    def finished_for(self) -> float | None:
+        """Seconds since the run first saw a task finished (None: it has not)."""
+        return None if self._first_finish is None else self._clock() - self._first_finish

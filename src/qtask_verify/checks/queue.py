@@ -1,4 +1,4 @@
-"""The task queue's settings and messages, judged against the environment's expectations."""
+"""The task queue's settings, judged against the environment's expectations."""
 
 from __future__ import annotations
 
@@ -9,13 +9,7 @@ from typing import Any, Protocol
 from ..clients import BrokerInspector, QueueInfo
 from ..config import Environment, Expectations
 from ..errors import DeploymentFault, require
-from ..waiting import poll_until
 from .consumers import ConsumerWatch
-
-# The Management API refreshes queue statistics every few seconds (5 s by default, 1 s on the
-# local stack): ask often, so the new figures are seen soon after they appear.
-STATISTICS_DELAY_S = 12.0
-STATISTICS_POLL_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -56,8 +50,7 @@ def existing(lookup: QueueLookup, environment: Environment) -> QueueInfo:
 async def task_queue_consumers(
     broker: BrokerInspector, environment: Environment, watch: ConsumerWatch
 ) -> int:
-    """Consumers of the task queue right now (after workers the suite paused are back)."""
-    await watch.settled()
+    """Consumers of the task queue right now."""
     queue_name = environment.expectations.queue_name
     state = await broker.live_state(queue_name)
     if state is None:
@@ -65,20 +58,6 @@ async def task_queue_consumers(
         raise DeploymentFault("queue", f"queue {queue_name} does not exist; {holds}")
     watch.observe(state.consumers)
     return state.consumers
-
-
-async def require_workers_to_pause(
-    broker: BrokerInspector, environment: Environment, watch: ConsumerWatch
-) -> None:
-    """Only workers found running are paused: without any, the scenario fails at once and
-    starts nothing (the verdict stays what the missing workers make it)."""
-    running = await task_queue_consumers(broker, environment, watch)
-    require(
-        running > 0,
-        "workers",
-        f"no worker is consuming {environment.expectations.queue_name} (0 consumers): there is "
-        "no worker to pause, so the persistence of waiting messages was not observed",
-    )
 
 
 def require_dead_lettering(queue: QueueInfo, expected: Expectations) -> None:
@@ -167,39 +146,4 @@ async def require_dead_letter_route(broker: BrokerInspector, expected: Expectati
         queue is not None and queue.durable,
         "queue",
         f"dead-letter queue {expected.dead_letter_queue} is missing or not durable",
-    )
-
-
-async def require_waiting_message_persistent(
-    task_id: str, broker: BrokerInspector, queue_name: str
-) -> None:
-    """The accepted task's message waits in the queue, and every waiting message is persistent.
-
-    The Management API's statistics lag: its message count and its count of persistent
-    messages may be refreshed at different moments, so wait until both include our message.
-    """
-    live = await broker.live_state(queue_name)
-    require(
-        live is not None and live.messages >= 1,
-        "queue",
-        f"task {task_id} was accepted but no message waits in {queue_name}",
-    )
-    counted = await poll_until(
-        lambda: broker.queue(queue_name),
-        lambda q: q is not None and q.messages >= 1 and q.messages_persistent >= q.messages,
-        STATISTICS_DELAY_S,
-        max_delay_s=STATISTICS_POLL_S,
-    )
-    queue = counted.value
-    require(
-        queue is not None and queue.messages >= 1,
-        "queue",
-        f"the Management API did not count the waiting message within {STATISTICS_DELAY_S:.0f} s",
-    )
-    assert queue is not None
-    require(
-        queue.messages_persistent == queue.messages,
-        "queue",
-        f"{queue.messages - queue.messages_persistent} of {queue.messages} messages waiting in "
-        f"{queue_name} are not persistent: a broker restart would lose them",
     )

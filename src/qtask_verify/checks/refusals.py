@@ -1,15 +1,20 @@
 """Invalid requests: what each kind sends, and what a clean refusal looks like.
 
 A refusal is clean when it answers 400 with details naming the field, and nothing was stored
-for it. "Nothing stored" is judged by time window: every valid submission of the suite carries
-a marker in its circuit, so a row submitted around the request without one (or with the
-request's own marker) was written for the refused request.
+for it. The details may take any shape (the contract leaves it open), but must name the field
+as data a client can act on: a key, a value that is the field's name or path, a list path such
+as FastAPI's ``loc``; a sentence that mentions the field does not name it. "Nothing stored" is
+judged by time window: every valid submission of the suite carries a marker in its circuit, so
+a row submitted around the request without one (or with the request's own marker) was written
+for the refused request.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+import re
+import time
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,7 +22,7 @@ from typing import Any
 from ..clients import ApiClient, ApiResponse, DatabaseInspector
 from ..config import Expectations
 from ..deployment.ledger import MARKER_PREFIX, ScenarioTasks
-from ..errors import ConfigurationError, require
+from ..errors import ConfigurationError, DeploymentFault, require
 
 # The clocks of the database and the service may differ slightly.
 CLOCK_MARGIN = timedelta(seconds=1)
@@ -95,19 +100,96 @@ async def send_malformed_json(api: ApiClient, database: DatabaseInspector) -> Re
     return await _sent(database, lambda: api.post_raw_task(MALFORMED_JSON), None)
 
 
+@dataclass(frozen=True)
+class RefusalBatch:
+    """Every kind of invalid submission, sent one after the other from ``since`` on."""
+
+    since: float  # time.monotonic() before the first was sent
+    refused: list[RefusedRequest]
+
+
+async def send_every_invalid_submission(
+    circuit: str,
+    expectations: Expectations,
+    api: ApiClient,
+    database: DatabaseInspector,
+    tasks: ScenarioTasks,
+) -> RefusalBatch:
+    """Each kind the Examples table names, and a body that is not JSON."""
+    since = time.monotonic()
+    refused = [
+        await send_invalid_submission(kind, circuit, expectations, api, database, tasks)
+        for kind in INVALID_SUBMISSIONS
+    ]
+    refused.append(await send_malformed_json(api, database))
+    return RefusalBatch(since, refused)
+
+
+# Separators of a field's path in one string: "body.qc", "/body/qc" (a JSON pointer), "body[qc]",
+# "$['body']['qc']", "#/qc". Each part between them must be a plain name, so a sentence (which
+# has spaces) is never a path.
+_PATH_SEPARATORS = re.compile(r"[./\[\]'\"#$]+")
+_NAME = re.compile(r"[\w-]+")
+# Keys whose value echoes the request (pydantic's "input"): the names in it name no problem.
+_ECHOES = frozenset({"input"})
+
+
+def _is_path_to(text: str, names: Collection[str]) -> bool:
+    """``text`` is one of ``names`` or a path ending in one (dotted, slashed, bracketed)."""
+    parts = [part for part in _PATH_SEPARATORS.split(text) if part]
+    return bool(parts) and all(_NAME.fullmatch(p) for p in parts) and parts[-1] in names
+
+
+def names_field(details: Any, names: Collection[str]) -> bool:
+    """Whether the JSON ``details`` name one of ``names`` in a machine-readable way.
+
+    A field is named by a key (``{"errors": {"qc": [...]}}``), by a string that is its name or a
+    path ending in it (``"field": "body.qc"``, ``"pointer": "/qc"``) or by a list of names that
+    is such a path (FastAPI's ``"loc": ["body", "qc"]``); a sentence mentioning it does not.
+    """
+    if isinstance(details, dict):
+        return any(
+            key in names or (key not in _ECHOES and names_field(value, names))
+            for key, value in details.items()
+        )
+    if isinstance(details, list):
+        if details and all(isinstance(item, str | int) for item in details):
+            last = details[-1]
+            return isinstance(last, str) and _is_path_to(last, names)
+        return any(names_field(item, names) for item in details)
+    return isinstance(details, str) and _is_path_to(details, names)
+
+
+def mention_in_text(details: Any, names: Collection[str]) -> str | None:
+    """The first string of ``details`` that mentions one of ``names`` as a word, if any."""
+    if isinstance(details, dict):
+        details = list(details.values())
+    if isinstance(details, list):
+        return next((found for item in details if (found := mention_in_text(item, names))), None)
+    words = re.compile(r"\b(?:" + "|".join(map(re.escape, names)) + r")\b")
+    return details if isinstance(details, str) and words.search(details) else None
+
+
 def require_refused_naming(refused: RefusedRequest, field: str) -> None:
+    """400, and details that name the field (or its alias) as data, not only in prose."""
     response = refused.response
     require(
         response.status_code == 400,
         "api",
         f"an invalid submission answered {response.status_code}, not 400: {response.text[:200]}",
     )
-    details = json.dumps(response.body)
-    require(
-        response.body is not None and any(name in details for name in FIELD_NAMES[field]),
+    names = FIELD_NAMES[field]
+    if names_field(response.body, names):
+        return
+    text = mention_in_text(response.body, names)
+    if text is None:
+        seen = f"; its body is {_body(response)}"
+    else:
+        seen = f' (it is only mentioned in the text "{_clipped(text, 120)}")'
+    raise DeploymentFault(
         "api",
-        f"the invalid submission was refused with 400 as required, but the refusal names no "
-        f"field {' or '.join(FIELD_NAMES[field])}; its body is {_body(response)}",
+        "the invalid submission was refused with 400, but no machine-readable detail names "
+        f"{' or '.join(names)}{seen}",
     )
 
 
@@ -141,7 +223,11 @@ def _body(response: ApiResponse) -> str:
         text = json.dumps(response.body, separators=(", ", ": "))
     else:
         text = response.text or "empty"
-    return text if len(text) <= 200 else text[:200] + "..."
+    return _clipped(text, 200)
+
+
+def _clipped(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def not_found_difference(lookup: ApiResponse) -> str | None:

@@ -1,51 +1,119 @@
 """What a completed task measured, judged against what its circuit must give.
 
-Counts are a flat object of bitstring -> count that sums to the shots (the contract); anything
-else is the workers' fault, said in one line with what was found.
+Counts are a flat object of bitstring -> count that sums to the shots (the contract). Wrong
+counts are the workers' fault, said in one line with what was found, unless the database stored
+other counts than the API shows: then the API misreports them, and the diagnosis says so.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
+from ..clients import DatabaseInspector, TaskRow
+from ..deployment.probes import quietly
 from ..errors import DeploymentFault, require
 from .circuits import KnownAnswer, row_distribution
-from .tasks import TaskState
+from .tasks import StoredTask, TaskState
 
 
-def measured_counts(state: TaskState) -> dict[str, int]:
-    """The counts a completed task reports; a DeploymentFault(workers) if they are malformed."""
+class MeasuredCounts(dict[str, int]):
+    """A task's counts as the API showed them, and where the task is stored (None: unknown)."""
+
+    def __init__(self, counts: Mapping[str, int], stored: StoredTask | None) -> None:
+        super().__init__(counts)
+        self.stored = stored
+
+
+def stored_result(stored: StoredTask) -> tuple[bool, Any]:
+    """(whether it could be read, the result the database stored for the task).
+
+    The checks are synchronous and run on the suite's event loop, so the database is read on a
+    thread of its own, only when a result is already found wrong.
+    """
+
+    async def read() -> TaskRow | None:
+        database = await DatabaseInspector.connect(stored.database_url)
+        try:
+            return await database.fetch_task(stored.task_id)
+        finally:
+            await database.close()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        row = pool.submit(asyncio.run, quietly(read)).result()
+    return (False, None) if row is None else (True, row.result)
+
+
+def _shown(result: Any) -> str:
+    if isinstance(result, dict) and all(isinstance(v, int) for v in result.values()):
+        return _plain(result) or "no counts"
+    return "no result" if result is None else f"{result!r}"
+
+
+def stored_otherwise(shown: Any, stored: StoredTask | None) -> str | None:
+    """The result the database stored, plainly, if it differs from the one the API ``shown``;
+    None if they agree or the stored one cannot be read."""
+    if stored is None:
+        return None
+    read, saved = stored_result(stored)
+    return _shown(saved) if read and saved != shown else None
+
+
+def result_fault(diagnosis: str, shown: Any, stored: StoredTask | None) -> DeploymentFault:
+    """A wrong result: the workers' fault, unless the database stored another one than the API
+    shows (``shown``), which makes it the API's."""
+    saved = stored_otherwise(shown, stored)
+    if saved is None or stored is None:
+        return DeploymentFault("workers", diagnosis)
+    return DeploymentFault(
+        "api",
+        f"{diagnosis}, but the database stored {saved} for task {stored.task_id}: the API does "
+        "not show the stored result",
+    )
+
+
+def _require(condition: bool, counts: Mapping[str, int], diagnosis: str) -> None:
+    """Raise the fault of wrong ``counts`` (see :func:`result_fault`) unless ``condition``."""
+    __tracebackhide__ = True
+    if not condition:
+        stored = counts.stored if isinstance(counts, MeasuredCounts) else None
+        raise result_fault(diagnosis, dict(counts), stored)
+
+
+def measured_counts(state: TaskState) -> MeasuredCounts:
+    """The counts a completed task reports; a DeploymentFault if they are malformed."""
     detail = state.detail if isinstance(state.detail, dict) else {}
     result = detail.get("result")
-    require(
+    if not (
         isinstance(result, dict)
         and all(
             isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool)
             for k, v in result.items()
-        ),
-        "workers",
-        f"the result is not a flat object of bitstring -> count: {result!r}",
-    )
-    assert isinstance(result, dict)
-    return result
+        )
+    ):
+        diagnosis = f"the result is not a flat object of bitstring -> count: {result!r}"
+        raise result_fault(diagnosis, result, state.stored)
+    return MeasuredCounts(result, state.stored)
 
 
 def require_width(counts: Mapping[str, int], width: int) -> None:
     wrong = [k for k in counts if len(k) != width or set(k) - {"0", "1"}]
-    require(not wrong, "workers", f"bitstrings not {width} bits wide: {wrong}")
+    _require(not wrong, counts, f"bitstrings not {width} bits wide: {wrong}")
 
 
 def require_total(counts: Mapping[str, int], shots: int) -> None:
     total = sum(counts.values())
-    require(total == shots, "workers", f"the counts sum to {total}, not {shots}")
+    _require(total == shots, counts, f"the counts sum to {total}, not {shots}")
 
 
 def require_only(counts: Mapping[str, int], outcomes: tuple[str, ...]) -> None:
     unexpected = {k: v for k, v in counts.items() if k not in outcomes and v}
-    require(not unexpected, "workers", f"outcomes other than {outcomes} measured: {unexpected}")
+    _require(not unexpected, counts, f"outcomes other than {outcomes} measured: {unexpected}")
 
 
 def require_fair_coin(counts: Mapping[str, int], outcomes: tuple[str, str], sigma: float) -> None:
@@ -58,9 +126,9 @@ def require_fair_coin(counts: Mapping[str, int], outcomes: tuple[str, str], sigm
     bound = sigma * math.sqrt(shots) / 2
     for bitstring in outcomes:
         observed = counts.get(bitstring, 0)
-        require(
+        _require(
             abs(observed - shots / 2) <= bound,
-            "workers",
+            counts,
             f"{bitstring} occurred {observed} times in {shots} shots, more than "
             f"{sigma:g} sigma ({bound:.0f}) from {shots / 2:.0f}",
         )
@@ -190,9 +258,9 @@ def require_known_answer(
 ) -> None:
     """A DeploymentFault(workers) naming every way the counts contradict the known answer."""
     problems = known_answer_problems(counts, known, shots, rate)
-    require(
+    _require(
         not problems,
-        "workers",
+        counts,
         f'"{known.name}" for {shots} shots measured {_plain(counts)}: ' + "; ".join(problems),
     )
 
@@ -207,9 +275,9 @@ def require_completed_total(state: TaskState, shots: int) -> None:
 def require_circuit_width(counts: Mapping[str, int], known: KnownAnswer) -> None:
     """Every key is a bitstring as wide as the circuit's classical bits (all registers)."""
     wrong = sorted(k for k in counts if len(k) != known.width or set(k) - {"0", "1"})
-    require(
+    _require(
         not wrong,
-        "workers",
+        counts,
         f'"{known.name}" has {known.width} classical bits, but the result has keys that are '
         f"not {known.width}-bit strings: {wrong[:4]} (measured {_plain(counts)})",
     )
@@ -244,6 +312,7 @@ def require_own_answers(tasks: Sequence[KnownTask], rate: float) -> None:
     raised, so one diagnosis lists all of them.
     """
     findings = []
+    misshown = 0  # wrong counts the database stored otherwise
     for task in tasks:
         status, error = task.state.status, task.state.error
         if status != "completed":
@@ -265,17 +334,21 @@ def require_own_answers(tasks: Sequence[KnownTask], rate: float) -> None:
             if owners
             else ""
         )
+        saved = stored_otherwise(dict(counts), counts.stored)
+        misshown += saved is not None
+        stored = "" if saved is None else f" (the database stored {saved})"
         findings.append(
             f'task {task.task_id} ("{task.known.name}", {task.shots} shots) measured '
-            f"{_plain(counts)}: {'; '.join(problems)}{owner}"
+            f"{_plain(counts)}: {'; '.join(problems)}{owner}{stored}"
         )
     if findings:
         hidden = len(findings) - SHOWN_FINDINGS
         more = f" | and {hidden} more" if hidden > 0 else ""
         crossed = sum("that is the answer of task" in f for f in findings)
         cause = f", {crossed} of them another task's answer" if crossed else ""
+        # The API's fault only if every wrong answer it showed differs from the stored one.
         raise DeploymentFault(
-            "workers",
+            "api" if misshown == len(findings) else "workers",
             f"{len(findings)} of {len(tasks)} concurrent tasks did not get their own circuit's "
             f"answer{cause}: " + " | ".join(findings[:SHOWN_FINDINGS]) + more,
         )

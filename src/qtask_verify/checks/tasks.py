@@ -1,9 +1,11 @@
-"""Waiting for tasks to finish, and saying in the deployment's words why one did not.
+"""Waiting for tasks to finish, and saying from what the deployment shows why one did not.
 
 Waiting for a task gives up early when the outcome is already clear: a task that is pending
 while nobody consumes the task queue will not complete, so once the queue has been seen
 unconsumed for a short grace (counted from the preflight's observation on) the wait fails with
-that diagnosis instead of running into its timeout.
+that diagnosis instead of running into its timeout. So does an accepted task the API keeps
+answering 404 for, and one whose message the evidence shows dead-lettered or gone from the queue
+(``evidence``). A diagnosis says what was seen, not what might have happened.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..clients import ApiClient, BrokerInspector, DatabaseInspector
@@ -22,6 +24,19 @@ from ..deployment.probes import live_consumers, live_messages, quietly
 from ..errors import Component, DeploymentFault, Observation, require
 from ..waiting import Clock, Sleep, Timeline, backoff_delays, poll_until
 from .consumers import ConsumerWatch
+from .evidence import (
+    UNKNOWN_TASK_GRACE_S,
+    DeploymentSources,
+    Finding,
+    Overdue,
+    QueueEvidence,
+    Record,
+    dead_letter_cause,
+    plural,
+    queue_evidence,
+    statistics_lag_s,
+    unknown_to_api,
+)
 
 # A task takes a healthy worker a few tens of milliseconds; polling it at most this far apart
 # keeps the measured end-to-end time close to the real one (one GET per poll, cheap).
@@ -32,12 +47,22 @@ COMPLETED_ONCE = ["pending", "processing", "completed"]
 
 
 @dataclass(frozen=True)
+class StoredTask:
+    """Where the database's record of a task is, so that a diagnosis of what the API showed can
+    compare it with what was stored."""
+
+    task_id: str
+    database_url: str
+
+
+@dataclass(frozen=True)
 class TaskState:
     """What the deployment says about a task right now (status None: it does not know it)."""
 
     status: str | None
     error: str | None = None
     detail: Any = None
+    stored: StoredTask | None = None
 
 
 @dataclass(frozen=True)
@@ -60,43 +85,79 @@ async def wait_for_task_outcome(
     sleep: Sleep = asyncio.sleep,
     read_unacknowledged: Callable[[], Awaitable[int | None]] | None = None,
     max_delay_s: float = TASK_POLL_MAX_DELAY_S,
+    overdue: Overdue | None = None,
 ) -> TaskOutcome:
     """Wait until the task is completed or failed; otherwise raise DeploymentFault saying why.
 
     ``read_consumers`` returns the live consumer count of the task queue, or None if the queue
     does not exist. The wait fails early when the task is pending and the queue has had no
-    consumer for ``stalled_consumers_s``. ``read_unacknowledged`` (messages of the queue that
-    consumers hold without having acknowledged them) is asked once, to explain a task that stays
-    pending although the queue has consumers. Workers the suite paused are awaited first.
+    consumer for ``stalled_consumers_s``, when the API has answered 404 for the accepted task for
+    ``UNKNOWN_TASK_GRACE_S``, and when ``overdue`` (the evidence about an overdue task) is
+    conclusive. ``read_unacknowledged`` (messages of the queue that consumers hold without having
+    acknowledged them) is asked once, to explain a task that stays pending although the queue has
+    consumers. A finished task is noted on the watch (see ``ConsumerWatch.finished_for``).
     """
-    await watch.settled()
-    timeline = Timeline(clock)
-    next_delay = backoff_delays(limit=max_delay_s)
-    processing_since: float | None = None
-    while True:
-        state, consumers = await asyncio.gather(read_state(), watch.count(read_consumers))
-        timeline.note(_describe(state, consumers, queue_name))
-        elapsed = timeline.elapsed()
-        if state.status in TERMINAL_STATUSES:
-            return TaskOutcome(state, elapsed, timeline.observations)
-        if state.status == "processing" and processing_since is None:
-            processing_since = elapsed
-        stalled = state.status == "pending" and watch.unconsumed_for() >= stalled_consumers_s
-        if stalled or elapsed >= timeout_s:
-            unacknowledged = None
-            if state.status == "pending" and consumers and read_unacknowledged is not None:
-                unacknowledged = await read_unacknowledged()
-            stuck = Stuck(
-                task_id,
-                state,
-                consumers,
-                queue_name,
-                elapsed,
-                elapsed - (elapsed if processing_since is None else processing_since),
-                unacknowledged,
-            )
-            raise stuck.fault(watch, timeline)
-        await sleep(min(next_delay(), max(timeout_s - elapsed, 0.0)))
+    if overdue is not None:
+        overdue.begin()
+    try:
+        timeline = Timeline(clock)
+        next_delay = backoff_delays(limit=max_delay_s)
+        processing_since: float | None = None
+        unknown_since: float | None = None
+        while True:
+            state, consumers = await asyncio.gather(read_state(), watch.count(read_consumers))
+            timeline.note(_describe(state, consumers, queue_name))
+            elapsed = timeline.elapsed()
+            if state.status in TERMINAL_STATUSES:
+                watch.task_finished()
+                return TaskOutcome(state, elapsed, timeline.observations)
+            if state.status == "processing" and processing_since is None:
+                processing_since = elapsed
+            if state.status is not None:
+                unknown_since = None
+            elif unknown_since is None:
+                unknown_since = elapsed
+            finding = await _conclusive(task_id, state, elapsed, unknown_since, overdue)
+            if finding is not None:
+                raise DeploymentFault(finding.component, finding.diagnosis, timeline.observations)
+            stalled = state.status == "pending" and watch.unconsumed_for() >= stalled_consumers_s
+            if stalled or elapsed >= timeout_s:
+                unacknowledged = None
+                if state.status == "pending" and consumers and read_unacknowledged is not None:
+                    unacknowledged = await read_unacknowledged()
+                record = None
+                if overdue is not None and state.status == "processing":
+                    record = await overdue.record()
+                stuck = Stuck(
+                    task_id,
+                    state,
+                    consumers,
+                    queue_name,
+                    elapsed,
+                    elapsed - (elapsed if processing_since is None else processing_since),
+                    unacknowledged,
+                    overdue,
+                    record,
+                )
+                raise stuck.fault(watch, timeline)
+            await sleep(min(next_delay(), max(timeout_s - elapsed, 0.0)))
+    finally:
+        if overdue is not None:
+            overdue.end()
+
+
+async def _conclusive(
+    task_id: str,
+    state: TaskState,
+    elapsed: float,
+    unknown_since: float | None,
+    overdue: Overdue | None,
+) -> Finding | None:
+    """What ends the wait before its timeout, if the evidence already shows the outcome."""
+    if unknown_since is not None and elapsed - unknown_since >= UNKNOWN_TASK_GRACE_S:
+        record = None if overdue is None else await overdue.record()
+        return unknown_to_api(task_id, elapsed - unknown_since, record)
+    return None if overdue is None else await overdue.look(state.status, elapsed)
 
 
 def _consumers_text(consumers: int | None, queue_name: str) -> str:
@@ -121,6 +182,8 @@ class Stuck:
     elapsed_s: float
     processing_for_s: float  # since the task was first seen processing (0 if never)
     unacknowledged: int | None  # messages consumers hold unacknowledged (None: not asked)
+    overdue: Overdue | None = None  # the evidence gathered while the task was overdue
+    record: Record | None = None  # the task as the database stores it (None: not read)
 
     def fault(self, watch: ConsumerWatch, timeline: Timeline) -> DeploymentFault:
         """The diagnosis, in the deployment's words."""
@@ -148,20 +211,40 @@ class Stuck:
                 f"{self.unacknowledged} unacknowledged message(s): a worker took a task and "
                 "did not finish it, and the others wait behind it"
             )
+        live = None if self.overdue is None else self.overdue.live
+        if status == "pending" and live is not None and live.ready > 0:
+            return "workers", (
+                f"task stayed pending for {waited} while {consumers} and "
+                f"{plural(live.ready, 'message')} ready: no consumer takes them"
+            )
         if status == "pending":
             return "queue", (
-                f"task stayed pending for {waited} while {consumers}: its message did not "
-                "reach a worker"
+                f"task stayed pending for {waited} while {consumers}: no worker started it, and "
+                "what could be seen does not tell whether its message did not reach a worker or "
+                f"was lost on the way ({self._unseen()})"
             )
         if status == "processing":
+            stored = "" if self.record is None else f"; {self.record.describe()}"
             return "workers", (
-                f"task stayed processing for {waited}: the worker that took it crashed or hung; "
-                f"a worker took the task and did not finish it (stuck in processing for "
-                f"{self.processing_for_s:.1f} s, {consumers})"
+                f"task stayed processing for {waited}: the worker that took it crashed or hung, "
+                "or runs it for longer than the limit; a worker took the task and did not "
+                f"finish it (stuck in processing for {self.processing_for_s:.1f} s, "
+                f"{consumers}){stored}"
             )
         return "api", (
-            f"task {self.task_id} has status {status!r}, which the contract does not know"
+            f'task {self.task_id} has status "{status}", which the contract does not know'
         )
+
+    def _unseen(self) -> str:
+        """Why the Management API's figures could not settle it."""
+        if self.overdue is None:
+            return "no evidence was gathered"
+        if self.elapsed_s < self.overdue.statistics_lag_s:
+            return (
+                "the Management API's figures count only "
+                f"{self.overdue.statistics_lag_s:.0f} s after the submission"
+            )
+        return "the Management API's figures could not be read"
 
 
 async def read_task_state(api: ApiClient, task_id: str) -> TaskState:
@@ -191,9 +274,11 @@ async def wait_for_task(
 
     Raises DeploymentFault naming the reason when it does not finish (see
     :func:`wait_for_task_outcome`). Many tasks waited on at once should be polled less often
-    (a larger ``max_delay_s``), so the polling does not take the workers' CPU.
+    (a larger ``max_delay_s``), so the polling does not take the workers' CPU. The state
+    returned knows where the task is stored, for diagnoses that compare it with the API's.
     """
-    queue_name = environment.expectations.queue_name
+    expected = environment.expectations
+    queue_name = expected.queue_name
 
     async def consumers() -> int | None:
         state = await broker.live_state(queue_name)
@@ -203,7 +288,8 @@ async def wait_for_task(
         queue = await broker.queue(queue_name)
         return None if queue is None else queue.messages_unacknowledged
 
-    return await wait_for_task_outcome(
+    sources = DeploymentSources(task_id, broker, environment)
+    outcome = await wait_for_task_outcome(
         task_id,
         lambda: read_task_state(api, task_id),
         consumers,
@@ -213,7 +299,16 @@ async def wait_for_task(
         stalled_consumers_s=environment.thresholds.stalled_consumers_s,
         read_unacknowledged=unacknowledged,
         max_delay_s=max_delay_s,
+        overdue=Overdue(
+            task_id,
+            queue_name,
+            expected.dead_letter_queue,
+            sources,
+            statistics_lag_s=statistics_lag_s(environment),
+        ),
     )
+    stored = StoredTask(task_id, environment.database_url)
+    return replace(outcome, state=replace(outcome.state, stored=stored))
 
 
 async def submit_concurrently(
@@ -236,7 +331,9 @@ async def wait_for_all(
 
     ``after`` ends the diagnosis, e.g. "after the broker was restarted". Every task waited on was
     accepted, so one that does not finish is a loss (``DeploymentFault.loss``): whatever the
-    scenario's priority, the deployment must not be released.
+    scenario's priority, the deployment must not be released. The cause is named from what the
+    broker shows: where the messages are (waiting, held unacknowledged, dead-lettered), and how
+    many were redelivered during the wait.
     """
 
     async def state_of(task_id: str) -> TaskState:
@@ -247,37 +344,97 @@ async def wait_for_all(
         read = await asyncio.gather(*(state_of(task_id) for task_id in task_ids))
         return dict(zip(task_ids, read, strict=True))
 
-    result = await poll_until(
-        states, lambda now: all(s.status in TERMINAL_STATUSES for s in now.values()), timeout_s
-    )
-    if result.satisfied:
-        return result.value
+    started_wall, started = time.time(), time.monotonic()
     queue_name = environment.expectations.queue_name
+
+    async def look() -> tuple[dict[str, TaskState], QueueEvidence | None]:
+        """The tasks' states and, once they may be conclusive, what shows they cannot finish."""
+        now = await states()
+        unfinished = {s.status for s in now.values()} - TERMINAL_STATUSES
+        if unfinished != {"pending"} or time.monotonic() - started < statistics_lag_s(environment):
+            return now, None
+        return now, await _nowhere(broker, environment, started_wall)
+
+    result = await poll_until(
+        look,
+        lambda seen: (
+            seen[1] is not None or all(s.status in TERMINAL_STATUSES for s in seen[0].values())
+        ),
+        timeout_s,
+    )
+    final, seen = result.value
+    if all(s.status in TERMINAL_STATUSES for s in final.values()):
+        return final
     waiting = await live_messages(broker, queue_name)
     consumers = await live_consumers(broker, queue_name)
-    stuck = Counter(s.status or "unknown to the API" for s in result.value.values())
+    if seen is None and result.elapsed_s >= statistics_lag_s(environment):
+        seen = await queue_evidence(broker, environment, started_wall)
+    stuck = Counter(s.status or "unknown to the API" for s in final.values())
     stuck.subtract({s: stuck[s] for s in TERMINAL_STATUSES})
     summary = ", ".join(f"{n} {status}" for status, n in sorted(stuck.items()) if n > 0)
     unfinished = sum(n for n in stuck.values() if n > 0)
     queue = f"{queue_name} has {waiting} message(s) waiting and {consumers} consumer(s)"
+    if seen is not None:
+        queue += f", {seen.unacknowledged} unacknowledged"
     component: Component = "workers"
     cause = "the workers did not finish them"
     lost = True
     if stuck["unknown to the API"]:
         component, cause = "api", "accepted tasks are unknown to the API: they were lost"
     elif stuck["pending"] and waiting == 0 and consumers > 0:
-        component, cause = "queue", "their messages were lost"
+        component, cause = _pending_without_messages(queue_name, environment, seen)
     elif stuck["pending"] and consumers <= 0:
         # Their messages wait for a worker: not lost, and the missing workers are the cause.
         cause, lost = "no worker consumes the queue", waiting < unfinished
     elif stuck["processing"]:
-        cause = "a worker took them and never finished: the message was not redelivered"
+        cause = "a worker took them and did not finish them"
+        if seen is not None and seen.unacknowledged == 0 and waiting == 0:
+            cause += f"; {queue_name} holds no message for them, so none is left to redeliver"
     raise DeploymentFault(
         component,
-        f"{unfinished} of {len(task_ids)} accepted task(s) did not finish within "
-        f"{timeout_s:.0f} s {after} ({summary}; {queue}): {cause}",
+        f"{unfinished} of {len(task_ids)} accepted task(s) did not finish in "
+        f"{result.elapsed_s:.0f} s {after} (limit {timeout_s:.0f} s; {summary}; {queue}): {cause}",
         loss=lost,
     )
+
+
+def _pending_without_messages(
+    queue_name: str, environment: Environment, seen: QueueEvidence | None
+) -> tuple[Component, str]:
+    """Why tasks stay pending while their queue has consumers and no message waits in it."""
+    if seen is None:
+        return "queue", (
+            f"their messages do not wait in {queue_name}, and whether consumers hold them could "
+            "not be seen (the Management API's figures were not read or do not count yet)"
+        )
+    if seen.dead_lettered:
+        dead_letter_queue = environment.expectations.dead_letter_queue
+        component, cause = dead_letter_cause(queue_name, seen.losses)
+        return component, (
+            f"the dead-letter queue {dead_letter_queue} gained "
+            f"{plural(seen.dead_lettered, 'message')} during the wait: {cause}"
+        )
+    if seen.unacknowledged:
+        return "workers", "consumers hold their messages unacknowledged and started none of them"
+    return "queue", (
+        f"no message for them is in {queue_name}, waiting or held unacknowledged, and the "
+        "dead-letter queue gained none"
+    )
+
+
+async def _nowhere(
+    broker: BrokerInspector, environment: Environment, started_wall: float
+) -> QueueEvidence | None:
+    """The task queue's evidence when it shows that pending tasks cannot finish: consumers wait
+    with no message ready and, by figures that count, none held; or dead letters arrived."""
+    queue_name = environment.expectations.queue_name
+    live = await quietly(lambda: broker.live_state(queue_name))
+    if live is None or live.messages or not live.consumers:
+        return None
+    seen = await queue_evidence(broker, environment, started_wall)
+    if seen is None or (seen.unacknowledged and not seen.dead_lettered):
+        return None
+    return seen
 
 
 async def require_completed_once(

@@ -1,9 +1,11 @@
-"""Timed runs of tasks for the performance baselines (one after another, and in a burst), and
-bursts of known-answer circuits, each task judged by its own answer."""
+"""Timed runs of tasks for the performance baselines (one after another, and in a burst), timed
+reads of a task's status, and bursts of known-answer circuits, each task judged by its own
+answer."""
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -89,6 +91,54 @@ async def burst_completion_times_s(
         return time.perf_counter() - started
 
     return list(await asyncio.gather(*(completion_time(task) for task in burst.tasks)))
+
+
+@dataclass(frozen=True)
+class StatusReads:
+    """Latencies of reads of one task's status, in milliseconds, and how many were planned."""
+
+    times_ms: list[float]
+    planned: int
+    limit_ms: float
+
+    @property
+    def over_limit(self) -> int:
+        return sum(time_ms > self.limit_ms for time_ms in self.times_ms)
+
+
+async def status_read_times_ms(
+    api: ApiClient, task_id: str, count: int, limit_ms: float
+) -> StatusReads:
+    """Read the task's status ``count`` times, one after another.
+
+    The reads stop early once more of them took longer than ``limit_ms`` than the p95 of
+    ``count`` (nearest rank) lets pass: no later read could bring it within the limit.
+    """
+    tolerated = count - math.ceil(0.95 * count)
+    times: list[float] = []
+    while len(times) < count and sum(time_ms > limit_ms for time_ms in times) <= tolerated:
+        response = await api.get_task(task_id)
+        require(
+            response.status_code == 200,
+            "api",
+            f"reading task {task_id} answered {response.status_code}, not 200: "
+            f"{response.text[:200]}",
+        )
+        times.append(response.elapsed_ms)
+    return StatusReads(times, count, limit_ms)
+
+
+def require_status_reads_within(reads: StatusReads, p50_ms: float, p95_ms: float) -> None:
+    """The reads' p95 is within the limit; otherwise say how many reads were slow."""
+    made = len(reads.times_ms)
+    unmade = reads.planned - made
+    stopped = f", so the other {unmade} were not made" if unmade else ""
+    require(
+        p95_ms <= reads.limit_ms,
+        "api",
+        f"reading a finished task's status: p95 {p95_ms:.0f} ms exceeds {reads.limit_ms:.0f} ms "
+        f"(p50 {p50_ms:.0f} ms; {reads.over_limit} of {made} reads over the limit{stopped})",
+    )
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,14 @@ class ExchangeInfo:
 _SAMPLE_S = 5  # the Management API's default statistics interval
 
 
+def _closed_reason(error: BaseException) -> str:
+    """A driver's reason in words: aio-pika says a closed connection by quoting its repr."""
+    text = str(error)
+    if text.startswith("<") and text.endswith("closed"):
+        return "it was closed, and is being opened again"
+    return text or type(error).__name__
+
+
 def vhost_of(amqp_url: str) -> str:
     """The virtual host named by an AMQP URL (empty path -> "/")."""
     path = urlsplit(amqp_url).path
@@ -170,6 +178,13 @@ class BrokerInspector:
         samples = (body.get("messages_details") or {}).get("samples") or []
         return [int(s.get("sample") or 0) for s in reversed(samples)]
 
+    async def vhost_traces(self) -> bool | None:
+        """Whether the vhost's message tracing is on (None: the vhost is not listed). Read from
+        the vhost list, which a monitoring account may read (``/api/vhosts/NAME`` it may not)."""
+        body = await self._get("/api/vhosts?columns=name,tracing") or []
+        found = [v for v in body if isinstance(v, dict) and v.get("name") == self.vhost]
+        return bool(found[0].get("tracing")) if found else None
+
     async def exchange(self, name: str) -> ExchangeInfo | None:
         body = await self._get(self._path("exchanges", name))
         if body is None:
@@ -200,23 +215,109 @@ class BrokerInspector:
             return self._connection
 
     async def live_state(self, queue_name: str) -> QueueState | None:
-        """Messages and consumers right now (passive declare); None if the queue does not exist."""
+        """Messages and consumers right now (passive declare); None if the queue does not exist.
+
+        A caller cancelled midway (a wait that ended, a timeout) must not leave a channel half
+        opened or half closed: the broker then closes the whole connection for every other
+        caller. So the declare runs to its end on its own, and only the caller stops waiting.
+        """
+        return await asyncio.shield(self._declare_passively(queue_name))
+
+    async def _declare_passively(self, queue_name: str) -> QueueState | None:
         connection = await self._amqp()
         try:
             channel = await connection.channel()
         except (RuntimeError, TimeoutError, OSError, aiormq.exceptions.AMQPError) as error:
             # A robust connection that is reconnecting after a broker restart refuses channels.
             raise DeploymentFault(
-                "queue", f"the broker's AMQP connection is down: {error or type(error).__name__}"
+                "queue", f"the broker's AMQP connection is down: {_closed_reason(error)}"
             ) from None
         try:
             queue = await channel.declare_queue(queue_name, passive=True, timeout=self._timeout)
         except aiormq.exceptions.ChannelNotFoundEntity:
+            # The broker closed the channel itself: closing it again, before the client has
+            # seen that, is an error on the connection, which the broker then closes.
             return None
-        finally:
+        except BaseException:
             if not channel.is_closed:
                 await channel.close()
+            raise
+        await channel.close()
         declared = queue.declaration_result
         return QueueState(
             messages=declared.message_count or 0, consumers=declared.consumer_count or 0
         )
+
+    async def queue_series(self, name: str, window_s: float) -> QueueSeries | None:
+        """The queue's figures, and its length sampled once a second over the last
+        ``window_s`` seconds; None if the queue does not exist."""
+        age = max(int(window_s) + 1, 2)
+        query = (
+            "?columns=consumers,messages_ready,messages_unacknowledged,messages_details"
+            f"&lengths_age={age}&lengths_incr=1"
+        )
+        body = await self._get(self._path("queues", name, query))
+        if body is None:
+            return None
+        return QueueSeries(
+            ready=int(body.get("messages_ready") or 0),
+            unacknowledged=int(body.get("messages_unacknowledged") or 0),
+            consumers=int(body.get("consumers") or 0),
+            lengths=_samples(body.get("messages_details")),
+        )
+
+    async def unacknowledged(self, name: str) -> int | None:
+        """The queue's messages delivered and not yet acknowledged, as the Management API last
+        refreshed them; None if the queue does not exist or the API counts none (statistics
+        off)."""
+        body = await self._get(self._path("queues", name, "?columns=messages_unacknowledged"))
+        value = body.get("messages_unacknowledged") if isinstance(body, dict) else None
+        return value if isinstance(value, int) else None
+
+    async def node_uptimes(self) -> dict[str, int]:
+        """Each node's uptime (ms) as the Management API last refreshed it: it advances with
+        every refresh, so watching it shows how often the API's figures are renewed."""
+        body = await self._get("/api/nodes?columns=name,uptime") or []
+        return {
+            str(node["name"]): node["uptime"]
+            for node in body
+            if isinstance(node, dict) and isinstance(node.get("uptime"), int)
+        }
+
+    async def queue_counters(self, name: str) -> dict[str, int] | None:
+        """The queue's cumulative counts of messages published into it ("publish") and
+        acknowledged from it ("ack") as the Management API last refreshed them, each absent
+        while none was counted; None if the queue does not exist."""
+        query = "?columns=message_stats.publish,message_stats.ack"
+        body = await self._get(self._path("queues", name, query))
+        if body is None:
+            return None
+        counted = body.get("message_stats") or {}
+        return {key: value for key, value in counted.items() if isinstance(value, int)}
+
+
+def _samples(details: Any) -> list[tuple[float, int]]:
+    """(broker time in seconds, value) of a Management API ``*_details`` block, oldest first."""
+    samples = details.get("samples") or [] if isinstance(details, dict) else []
+    return sorted((float(s["timestamp"]) / 1000, int(s.get("sample") or 0)) for s in samples)
+
+
+@dataclass(frozen=True)
+class QueueSeries:
+    """A queue's figures as the Management API last refreshed them, and its sampled length.
+
+    The figures lag the queue (see ``checks.evidence``). A sample's timestamp is not when the
+    queue reported its length: the Management API files the last report again every second, and
+    files a late report back over the seconds before it, so a sample shows the length at some
+    time near its timestamp, earlier or later.
+    """
+
+    ready: int
+    unacknowledged: int
+    consumers: int
+    lengths: list[tuple[float, int]] = field(default_factory=list)  # oldest first
+
+    def length_at(self, moment: float) -> int | None:
+        """The latest length sample filed at or before ``moment`` (broker time, s)."""
+        before = [value for at, value in self.lengths if at <= moment]
+        return before[-1] if before else None

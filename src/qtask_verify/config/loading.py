@@ -210,6 +210,7 @@ def load_environment(
         management_password=password,
         allow_mutating=profile.allow_mutating,
         read_only_account=profile.read_only_account,
+        message_tracing=profile.message_tracing,
         expectations=profile.expectations,
         thresholds=profile.thresholds,
         controller=_controller(profile.controller, base_dir, environ),
@@ -228,7 +229,7 @@ def _controller(
         return None
     expanded = {
         action: expand_variables(command, environ)
-        for action in ("stop", "start", "kill")
+        for action in ("stop", "start", "kill", "trace")
         if (command := getattr(settings, action)) is not None
     }
     return settings.model_copy(update={**expanded, "working_directory": base_dir})

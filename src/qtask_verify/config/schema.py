@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -86,16 +86,32 @@ class Thresholds(Section):
     dead_letter_window_s: float = 60.0  # the dead-letter queue must not have grown over this
     # The chance that one known-answer distribution check fails a healthy deployment.
     known_answer_false_alarm: float = Field(default=1e-6, gt=0, lt=1)
+    # The broker's queues report their counts, and its Management API collects them, at least
+    # this often (the longest of RabbitMQ's collect_statistics_interval, a quorum queue's tick
+    # and the smallest interval of its sample_retention_policies; 5 s by default): a count newer
+    # than an event is read two of these after it.
+    statistics_interval_s: float = Field(default=5.0, gt=0)
+    status_read_ms: float = 200.0  # p95 of reading a finished task's status (GET /tasks/{id})
 
 
 class ControllerSettings(Section):
-    """Commands that change the deployment; ``{component}`` is api|worker|database|broker."""
+    """Commands that change the deployment; ``{component}`` is api|worker|database|broker, and
+    ``{state}`` in ``trace`` is on|off (the vhost's message tracing, an administrator's act)."""
 
     stop: str | None = None
     start: str | None = None
     kill: str | None = None
+    trace: str | None = None
     timeout_s: float = Field(default=60.0, gt=0)
     working_directory: Path = Field(default=Path(), strict=False)
+
+
+# How the suite may use the broker's message tracing (the firehose) to see the task messages:
+# "off" never (its scenarios are not run by policy); "observe" where the vhost already traces;
+# "switch" also switches it on for the run (the controller's `trace` command, else the
+# Management API account) and off again afterwards. Off unless a profile opts in: tracing costs
+# the broker throughput.
+MessageTracing = Literal["off", "observe", "switch"]
 
 
 class Profile(Section):
@@ -119,6 +135,7 @@ class Profile(Section):
     # The suite's accounts may only read: the preflight proves it, and mutating scenarios,
     # which delete the tasks they create, cannot be allowed with it.
     read_only_account: bool = False
+    message_tracing: MessageTracing = "off"
     expectations: Expectations = Expectations()
     thresholds: Thresholds = Thresholds()
     controller: ControllerSettings | None = None
@@ -142,6 +159,7 @@ class Environment:
     allow_disruption: bool = False
     live_traffic: bool = False
     read_only_account: bool = False  # the policies' meanings: see Profile
+    message_tracing: MessageTracing = "off"
     description: str = ""
     source: Path | None = None
 

@@ -42,6 +42,11 @@ class DeploymentController(Protocol):
         ...
 
 
+def _argv(command: str) -> list[str]:
+    argv = shlex.split(command)
+    return [_resolve_program(argv[0]), *argv[1:]]
+
+
 def _resolve_program(program: str) -> str:
     """Find a program on PATH, else next to this Python (a virtualenv's bin, not activated)."""
     found = shutil.which(program)
@@ -62,8 +67,20 @@ class CommandController:
         template = getattr(self._settings, action)
         if not template:
             raise ControllerError(f"the controller has no command to {action} a component")
-        argv = shlex.split(template.replace("{component}", component))
-        return [_resolve_program(argv[0]), *argv[1:]]
+        return _argv(template.replace("{component}", component))
+
+    @property
+    def switches_tracing(self) -> bool:
+        """Whether a ``trace`` command is configured (see :meth:`switch_tracing`)."""
+        return bool(self._settings.trace)
+
+    async def switch_tracing(self, on: bool) -> None:
+        """Run the ``trace`` command with ``{state}`` on or off, and wait until it has finished."""
+        if not self._settings.trace:
+            raise ControllerError("the controller has no command to switch message tracing")
+        state = "on" if on else "off"
+        argv = _argv(self._settings.trace.replace("{state}", state))
+        await (await self._launch(f"trace {state}", argv)).wait()
 
     async def run(self, action: Action, component: DeploymentPart) -> None:
         """Run the command for ``action`` and wait until it has finished."""
@@ -75,7 +92,9 @@ class CommandController:
         The command runs as its own process, so it makes progress while the caller does other
         things (also while the event loop is idle between steps).
         """
-        argv = self.command(action, component)
+        return await self._launch(f"{action} {component}", self.command(action, component))
+
+    async def _launch(self, description: str, argv: list[str]) -> PendingAction:
         output = tempfile.TemporaryFile()  # noqa: SIM115 (the command's, closed by PendingAction)
         try:
             process = await asyncio.create_subprocess_exec(
@@ -89,9 +108,7 @@ class CommandController:
         except BaseException:
             output.close()
             raise
-        return PendingAction(
-            f"{action} {component}", process, output, self._settings.timeout_s, self._redact
-        )
+        return PendingAction(description, process, output, self._settings.timeout_s, self._redact)
 
 
 class PendingAction:

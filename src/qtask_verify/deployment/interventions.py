@@ -1,8 +1,8 @@
 """Changing the deployment on purpose, and always putting it back.
 
-Every step that stops, kills or pauses a component goes through :func:`taken_down` or
-:func:`workers_paused`: async context managers that restore the component on the way out,
-after success, failure or cancellation alike. Restoring means more than running the
+Every step that stops or kills a component goes through :func:`taken_down`: an async context
+manager that restores the component on the way out, after success, failure or cancellation
+alike. Restoring means more than running the
 controller's ``start``: the deployment must be whole again (the API healthy, workers consuming
 the task queue as before), or the restore fails with a diagnosis naming the component.
 :meth:`Intervention.restore` is idempotent, so a scenario may restore early (to check what
@@ -195,22 +195,6 @@ async def taken_down(intervention: Intervention, action: Action) -> AsyncIterato
         yield intervention
     finally:
         await intervention.restore()
-
-
-@asynccontextmanager
-async def workers_paused(
-    intervention: Intervention, hand_back: Callable[[Awaitable[None]], None]
-) -> AsyncIterator[Intervention]:
-    """Stop the workers; on the way out start them without waiting for their return.
-
-    Their return is handed to ``hand_back`` (the run's consumer watch), so it overlaps whatever
-    needs no worker; whoever next needs a worker awaits it.
-    """
-    try:
-        await intervention.take_down("stop")
-        yield intervention
-    finally:
-        hand_back(await intervention.restore_in_background())
 
 
 @dataclass(frozen=True)

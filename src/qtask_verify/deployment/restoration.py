@@ -20,18 +20,17 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from itertools import groupby
 from pathlib import Path
-from urllib.parse import quote
 
 import httpx
 
 from ..clients import ApiClient, BrokerInspector
-from ..clients._http import verify_tls
 from ..config import Environment
 from ..errors import QtaskVerifyError
 from .controller import DeploymentController, DeploymentPart, controller_for
 from .identity import identify
 from .interventions import Intervention
 from .journal import InterventionJournal, JournalEntry, ProcessStamp
+from .tracing import switch_tracing
 
 _PARTS: tuple[DeploymentPart, ...] = ("api", "worker", "database", "broker")
 _POLL_S = 0.1
@@ -155,7 +154,7 @@ class _Undoing:
         try:
             await _commands_gone(entry.commands, self.within_s)
             if entry.change.kind == "vhost-tracing":
-                await _switch_tracing_off(self.environment, entry.change.target)
+                await switch_tracing(self.environment, entry.change.target, False, self.controller)
                 self.journal.undone(entry)
             else:
                 await self._start(entry)
@@ -204,22 +203,6 @@ async def _commands_gone(commands: Sequence[ProcessStamp], within_s: float) -> N
                 f"its controller command (pid {running}) was still running after {within_s:.0f} s"
             )
         await asyncio.sleep(_POLL_S)
-
-
-async def _switch_tracing_off(environment: Environment, vhost: str) -> None:
-    """PUT /api/vhosts/{vhost} {"tracing": false}: the Management API's documented switch."""
-    user, password = environment.management_user, environment.management_password
-    async with httpx.AsyncClient(
-        base_url=environment.management_url,
-        auth=(user or "", password or ""),
-        timeout=5.0,
-        verify=verify_tls(environment.management_url),
-    ) as http:
-        response = await http.put(f"/api/vhosts/{quote(vhost, safe='')}", json={"tracing": False})
-    if response.status_code not in (200, 201, 204):
-        raise QtaskVerifyError(
-            f"the Management API answered {response.status_code} to switching tracing off"
-        )
 
 
 @asynccontextmanager

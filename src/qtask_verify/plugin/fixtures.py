@@ -13,14 +13,15 @@ import pytest
 from .. import bdd, interruption
 from ..checks.consumers import ConsumerWatch
 from ..clients import ApiClient, BrokerInspector, DatabaseInspector
+from ..clients.tracing import MessageTrace, TraceUnavailable
 from ..config import Environment
 from ..deployment.controller import CommandController, controller_for
 from ..deployment.interventions import Interventions
 from ..deployment.journal import InterventionJournal
 from ..deployment.ledger import CleanupLedger, ScenarioTasks
 from ..errors import ControllerError
-from . import recovery
-from .lock import hold_deployment, release_held
+from . import recovery, tracing
+from .lock import hold_deployment
 from .startup import cleanup_ledger_of, environment_of, state_directory, unconsumed_since
 
 
@@ -63,29 +64,39 @@ async def broker(environment: Environment) -> AsyncIterator[BrokerInspector]:
     await inspector.aclose()
 
 
-@pytest.fixture(scope="session")
-def consumer_watch(
-    pytestconfig: pytest.Config,
-    qtask_runner: asyncio.Runner,
-    broker: BrokerInspector,
-    api: ApiClient,
-) -> Iterator[ConsumerWatch]:
-    """The run's knowledge of the task queue's consumers, seeded with the preflight's count.
+@bdd.fixture(scope="session")
+async def message_trace(
+    pytestconfig: pytest.Config, environment: Environment
+) -> AsyncIterator[MessageTrace]:
+    """Every message the broker published and delivered on the vhost from now on (its tracing);
+    where the run cannot have it, the scenarios that ask are skipped with the reason."""
+    reason = tracing.unavailable(pytestconfig)
+    if reason is not None:
+        pytest.skip(f"not verified: {reason}")
+    try:
+        trace = await MessageTrace.open(environment.amqp_url)
+    except TraceUnavailable as error:
+        pytest.skip(f"not verified: {environment.redactor()(str(error))}")
+    yield trace
+    await trace.close()
 
-    At the end of the session it awaits workers the suite paused and has not seen return yet
-    (``broker`` and ``api``, which that return polls, are torn down after it: a run whose last
-    scenario paused the workers once judged a healthy deployment unrecovered on a closed client).
-    """
+
+@pytest.fixture(autouse=True)
+def message_trace_first(request: pytest.FixtureRequest) -> None:
+    """A scenario tagged @needs_tracing has the trace open before its first step: a message
+    published before it opened would never be seen."""
+    if request.node.get_closest_marker("needs_tracing") is not None:
+        request.getfixturevalue("message_trace")
+
+
+@pytest.fixture(scope="session")
+def consumer_watch(pytestconfig: pytest.Config) -> ConsumerWatch:
+    """The run's knowledge of the task queue's consumers, seeded with the preflight's count."""
     watch = ConsumerWatch()
     since = unconsumed_since(pytestconfig)
     if since is not None:
         watch.observe(0, at=time.monotonic() - max(time.time() - since, 0.0))
-    yield watch
-    try:
-        if watch.restoring:
-            qtask_runner.run(watch.settled())
-    finally:
-        release_held(pytestconfig)
+    return watch
 
 
 @pytest.fixture(scope="session")
@@ -143,12 +154,7 @@ async def scenario_tasks(
 
 
 @pytest.fixture(autouse=True)
-def deployment_lock(
-    request: pytest.FixtureRequest,
-    pytestconfig: pytest.Config,
-    consumer_watch: ConsumerWatch,
-    qtask_runner: asyncio.Runner,
-) -> Iterator[None]:
+def deployment_lock(request: pytest.FixtureRequest, pytestconfig: pytest.Config) -> Iterator[None]:
     """Scenarios that change the deployment run alone (see ``plugin.lock``)."""
     exclusive = request.node.get_closest_marker("needs_controller") is not None
-    yield from hold_deployment(pytestconfig, exclusive, consumer_watch, qtask_runner)
+    yield from hold_deployment(pytestconfig, exclusive)

@@ -4,17 +4,10 @@ Every scenario holds a shared lock on the deployment; one that needs the control
 exclusively. A turnstile keeps a waiting exclusive scenario from being starved by a stream of
 shared ones. The lock files live in the suite's state directory, keyed by the deployment, so
 runs against different deployments never wait for each other (also across xdist workers).
-
-A scenario that paused the workers hands their return to the consumer watch and keeps its
-exclusive lock until they are back: meanwhile this process goes on with scenarios that need no
-worker (under that lock), and the first wait for a worker awaits the return; the lock is
-released at the end of the scenario that saw the workers back. The next scenario that changes
-the deployment awaits the return before it starts.
 """
 
 from __future__ import annotations
 
-import asyncio
 import fcntl
 import hashlib
 import os
@@ -24,12 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from ..checks.consumers import ConsumerWatch
 from ..redaction import mask_url
 from .startup import environment_of, state_directory
-
-# The exclusive deployment lock a scenario left held while the workers it paused come back.
-HELD_LOCK_KEY = pytest.StashKey[int]()
 
 
 @contextmanager
@@ -51,34 +40,8 @@ def _acquire(directory: Path, key: str, exclusive: bool) -> int:
     return fd
 
 
-def release_held(config: pytest.Config) -> None:
-    """Release the lock a scenario kept while the workers it paused came back."""
-    held = config.stash.get(HELD_LOCK_KEY, None)
-    if held is not None:
-        del config.stash[HELD_LOCK_KEY]
-        os.close(held)
-
-
-def hold_deployment(
-    config: pytest.Config,
-    exclusive: bool,
-    consumer_watch: ConsumerWatch,
-    runner: asyncio.Runner,
-) -> Iterator[None]:
+def hold_deployment(config: pytest.Config, exclusive: bool) -> Iterator[None]:
     """The body of the autouse ``deployment_lock`` fixture, around one scenario."""
-    if HELD_LOCK_KEY in config.stash and (exclusive or not consumer_watch.restoring):
-        try:
-            if exclusive:
-                runner.run(consumer_watch.settled())
-        finally:
-            release_held(config)
-    if HELD_LOCK_KEY in config.stash:
-        try:
-            yield
-        finally:
-            if not consumer_watch.restoring:
-                release_held(config)
-        return
     directory = state_directory(config)
     directory.mkdir(parents=True, exist_ok=True)
     key = hashlib.sha256(mask_url(environment_of(config).database_url).encode()).hexdigest()[:12]
@@ -86,7 +49,4 @@ def hold_deployment(
     try:
         yield
     finally:
-        if exclusive and consumer_watch.restoring:
-            config.stash[HELD_LOCK_KEY] = fd
-        else:
-            os.close(fd)
+        os.close(fd)

@@ -23,6 +23,8 @@ TAG_GROUPS: dict[str, dict[str, str]] = {
         "disruptive": "stops, pauses or restarts a component; not run by policy where "
         "allow_disruption = false",
         "needs_controller": "needs a deployment controller; skipped (a risk) without one",
+        "needs_tracing": "sees the task messages through the broker's message tracing; skipped "
+        "(a risk) where the profile or the broker's accounts do not allow it",
         "live_traffic": "looks at real users' recent tasks; not run by policy where "
         "live_traffic = false",
     },

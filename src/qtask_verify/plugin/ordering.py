@@ -1,16 +1,12 @@
-"""Which scenarios run here, and in which order.
+"""Which scenarios run here.
 
 Two kinds of skips, told apart in every report. A scenario the profile's *policy* excludes is
 "not run by policy": a mutating one where only read-only checks are allowed, a ``@disruptive``
-one where disruption is not, a ``@live_traffic`` one where nobody but the suite submits tasks.
+one where disruption is not, a ``@live_traffic`` one where nobody but the suite submits tasks,
+a ``@needs_tracing`` one where the profile does not allow message tracing.
 The profile verifies less by design, and the verdict names that scope. A scenario that needs
 what the environment lacks (a controller) is skipped: it was meant to run, so the verdict counts
 it as a risk. Neither is ever counted as passed.
-
-The rest run in three groups, file order kept within each: those that pause part of the
-deployment first, since bringing paused workers back takes seconds; then those that only read and
-need no worker, which overlap that return; then everything else, whose first wait for a worker
-awaits the return (see ``ConsumerWatch.settled``).
 """
 
 from __future__ import annotations
@@ -22,17 +18,6 @@ from ..config import Environment
 NOT_RUN_BY_POLICY = pytest.StashKey[str]()  # the reason, on items the profile's policy excludes
 
 
-def _group(item: pytest.Item) -> int:
-    if item.get_closest_marker("needs_controller") is not None:
-        return 0
-    reads_only = item.get_closest_marker("read_only") is not None
-    return 1 if reads_only and item.get_closest_marker("worker") is None else 2
-
-
-def order(items: list[pytest.Item]) -> None:
-    items.sort(key=_group)
-
-
 def policy_scope(env: Environment) -> str | None:
     """What a profile verifies by policy, as the verdict line states it (None: everything)."""
     parts = []
@@ -42,6 +27,8 @@ def policy_scope(env: Environment) -> str | None:
         parts.append("non-disruptive checks")
     if not env.live_traffic:
         parts.append("without live-traffic checks")
+    if env.allow_mutating and env.message_tracing == "off":
+        parts.append("without message-tracing checks")
     return ", ".join(parts) or None
 
 
@@ -60,6 +47,11 @@ def _policy_reason(env: Environment, item: pytest.Item) -> str | None:
         return (
             f"environment {env.name!r} has no real users whose tasks could be observed "
             "(live_traffic = false in environments.toml)"
+        )
+    if env.message_tracing == "off" and item.get_closest_marker("needs_tracing") is not None:
+        return (
+            f"environment {env.name!r} does not let the suite see messages through the "
+            'broker\'s message tracing (message_tracing = "off" in environments.toml)'
         )
     return None
 

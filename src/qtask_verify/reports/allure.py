@@ -28,7 +28,10 @@ import attr
 import pytest
 from allure_commons.model2 import Label
 
-_EXCEPTION_PREFIX = re.compile(r"^qtask_verify\.errors\.DeploymentFault: ")
+_EXCEPTION_PREFIX = re.compile(
+    r"^qtask_verify\.(?:errors\.DeploymentFault|promises\.ScenarioFaults): "
+)
+_GROUP_SUFFIX = re.compile(r" \(\d+ sub-exceptions\)$")  # a scenario that failed several checks
 _SEVERITY = {"p1": "critical", "p2": "normal", "p3": "minor"}
 COMPONENTS = ("api", "database", "queue", "workers")
 _PLUGIN_NAME = "qtask-verify-allure"
@@ -53,7 +56,8 @@ def _scrub(value: Any, redact: Callable[[str], str]) -> Any:
 def _diagnosis_first(item: Any) -> None:
     details = getattr(item, "statusDetails", None)
     if details is not None and details.message:
-        details.message = _EXCEPTION_PREFIX.sub("", details.message).rstrip("\n")
+        message = _EXCEPTION_PREFIX.sub("", details.message).rstrip("\n")
+        details.message = _GROUP_SUFFIX.sub("", message)
     for step in getattr(item, "steps", None) or ():
         _diagnosis_first(step)
 

@@ -1,10 +1,12 @@
 """Cucumber JSON that agrees with the sign-off page.
 
 pytest-bdd 9 marks every step after a failing one as failed and puts the whole traceback in the
-failing step's `error_message`; Cucumber tools then count more failed steps than the page shows.
-After pytest-bdd has written the file, each scenario's steps are set as the run record has them:
-the failing step `failed` with the diagnosis as `error_message` (its raw detail on the next line),
-the steps after it `skipped`. The record's text is redacted already.
+failing step's `error_message`, and it marks `passed` a failed check that the scenario went on
+after (``promises``); Cucumber tools then count other failed steps than the page shows. After
+pytest-bdd has written the file, each failed scenario's steps are set as the run record has them:
+each failing step `failed` with its diagnosis as `error_message` (its raw detail on the next
+line; the record lists the diagnoses in step order), the steps not run `skipped`. The record's
+text is redacted already.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..run.record import RunRecord, Scenario
+from ..run.record import Diagnosis, RunRecord, Scenario
 
 
 def _element_key(uri: str, element_id: str) -> tuple[str, str]:
@@ -31,23 +33,25 @@ def _scenarios_by_element(record: RunRecord) -> dict[tuple[str, str], Scenario]:
     return found
 
 
-def _message(scenario: Scenario) -> str:
-    diagnosis = scenario.diagnosis
+def _message(diagnosis: Diagnosis | None) -> str:
     if diagnosis is None:
         return "failed without a diagnosis (see the HTML report)"
     return diagnosis.said + (f"\n{diagnosis.detail}" if diagnosis.detail else "")
 
 
 def _fix_steps(steps: list[dict[str, Any]], scenario: Scenario) -> None:
-    failed_at = next(
-        (i for i, step in enumerate(steps) if step.get("result", {}).get("status") == "failed"),
-        None,
-    )
-    if failed_at is None:
+    if scenario.outcome != "failed":
         return
-    steps[failed_at]["result"]["error_message"] = _message(scenario)
-    for step in steps[failed_at + 1 :]:
-        step["result"] = {"status": "skipped", "duration": 0}
+    diagnoses = iter(scenario.failures)
+    for step, recorded in zip(steps, scenario.steps, strict=False):
+        result = step.setdefault("result", {})
+        result.pop("error_message", None)
+        if recorded.outcome == "failed":
+            result.update(status="failed", error_message=_message(next(diagnoses, None)))
+        elif recorded.outcome == "passed":
+            result["status"] = "passed"
+        else:
+            step["result"] = {"status": "skipped", "duration": 0}
 
 
 def agree_with(path: str | None, record: RunRecord) -> None:

@@ -12,10 +12,10 @@ _COLOURS = {"passed": "#2e7d32", "failed": "#c62828", "skipped": "#ef6c00", "not
 
 
 def steps_extra(
-    steps: Sequence[dict[str, Any]], fault: dict[str, Any] | None = None
+    steps: Sequence[dict[str, Any]], faults: Sequence[dict[str, Any]] = ()
 ) -> dict[str, Any]:
     """A table of keyword, step text, outcome and duration, one row per step, under the
-    diagnosis when the scenario failed."""
+    diagnoses when the scenario failed (one per failed check, in step order)."""
     rows = "".join(
         "<tr>"
         f'<td style="font-weight:bold;padding-right:1em">{escape(step["keyword"])}</td>'
@@ -26,17 +26,20 @@ def steps_extra(
         "</tr>"
         for step in steps
     )
-    diagnosis = ""
-    if fault is not None:
-        said = f"{fault['component']}: " if fault.get("component") else ""
-        diagnosis = (
-            f'<p class="diagnosis" style="color:{_COLOURS["failed"]};font-weight:bold">'
-            f"Diagnosis: {escape(said + fault['message'])}</p>"
-        )
+    diagnosis = "".join(
+        f'<p class="diagnosis" style="color:{_COLOURS["failed"]};font-weight:bold">'
+        f"Diagnosis: {escape(_said(fault))}</p>"
+        for fault in faults
+    )
     return extras.html(
         f'{diagnosis}<table class="gherkin-steps" style="margin:0.5em 0">'
         f"<caption style='text-align:left'>Gherkin steps</caption>{rows}</table>"
     )
+
+
+def _said(fault: dict[str, Any]) -> str:
+    said = f"{fault['component']}: " if fault.get("component") else ""
+    return said + fault["message"] + (" (an accepted task was lost)" if fault.get("loss") else "")
 
 
 def scenario_cell(described: dict[str, Any] | None) -> str:

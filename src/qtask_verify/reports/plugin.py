@@ -9,7 +9,8 @@
 - at the end the controller writes `run.json` with the verdict and hands it to the sign-off page,
   then makes Cucumber JSON agree with it (`reports.cucumber`); Allure results (`--alluredir`,
   allure-pytest-bdd) get the diagnosis and the component through `reports.allure`;
-- a failure's one-line message (JUnit `message`, the short summary) is its diagnosis.
+- a failure's one-line message (JUnit `message`, the short summary) is its diagnosis; a
+  scenario that failed several checks (``promises``) carries each, headed by the worst.
 A run that only looked at the suite (`--collect-only`, ...) writes no run record.
 """
 
@@ -31,6 +32,7 @@ from pytest_bdd.parser import Feature, Scenario, Step
 from pytest_bdd.reporting import ReportContext, test_report_context_registry
 from pytest_metadata.plugin import metadata_key
 
+from .. import promises
 from ..errors import DeploymentFault, unexpected_fault
 from ..plugin.ordering import NOT_RUN_BY_POLICY, policy_scope
 from ..plugin.preflight_case import is_preflight_case
@@ -127,10 +129,10 @@ class ReportingPlugin:
             progress.step_started(step)
 
     @pytest.hookimpl(tryfirst=True)
-    def pytest_bdd_after_step(self, request: pytest.FixtureRequest) -> None:
+    def pytest_bdd_after_step(self, request: pytest.FixtureRequest, step: Step) -> None:
         progress = request.node.stash.get(scenario_module.PROGRESS_KEY, None)
-        if progress is not None:
-            progress.step_ended(failed=False)
+        if progress is not None:  # a failed check the scenario went on after ended too
+            progress.step_ended(failed=promises.failed_at(request.node, step))
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_bdd_step_error(self, request: pytest.FixtureRequest) -> None:
@@ -147,11 +149,13 @@ class ReportingPlugin:
         scrub.scrub_item(item, self.redact)
         scrub.scrub_report(report, self.redact)
         if call.excinfo is not None and report.failed:
-            fault = self._fault(call.excinfo.value)
+            faults, fault = self._faults(call.excinfo.value)
+            setattr(report, runlog.FAULTS_ATTR, faults)
             setattr(report, runlog.FAULT_ATTR, fault)
             crash = getattr(report.longrepr, "reprcrash", None)
             if crash is not None and fault["component"]:  # JUnit's message, the short summary
-                crash.message = f"{fault['component']}: {fault['message']}"
+                more = f" (and {len(faults) - 1} more failure(s))" if len(faults) > 1 else ""
+                crash.message = f"{fault['component']}: {fault['message']}{more}"
         if NOT_RUN_BY_POLICY in item.stash and report.skipped:
             setattr(report, runlog.POLICY_ATTR, True)
         if report.when == "teardown":
@@ -175,9 +179,17 @@ class ReportingPlugin:
         }
         if report.when == "call" or not report.passed:
             # pytest-html reads `report.extras`; a plain attribute, so it crosses xdist too.
-            extra = html.steps_extra(steps, getattr(report, runlog.FAULT_ATTR, None))
+            extra = html.steps_extra(steps, getattr(report, runlog.FAULTS_ATTR, ()))
             setattr(report, "extras", [*getattr(report, "extras", []), extra])  # noqa: B010
         return report
+
+    def _faults(self, error: BaseException) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """Every failure of the scenario, in step order, and the headline among them."""
+        if isinstance(error, promises.ScenarioFaults):
+            faults = [self._fault(failure) for failure in error.exceptions]
+            return faults, faults[error.exceptions.index(error.headline)]
+        fault = self._fault(error)
+        return [fault], fault
 
     def _fault(self, error: BaseException) -> dict[str, Any]:
         """The failure in the deployment's words when the engine diagnosed it, else one line.

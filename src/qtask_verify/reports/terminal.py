@@ -59,8 +59,9 @@ LISTED_PER_CAUSE = 10
 
 
 def cause_lines(causes: Sequence[Cause], *, verbose: bool = False) -> list[str]:
-    """'1 cause, 9 scenarios affected:', then each cause and the scenarios it broke."""
-    affected = sum(len(c.scenarios) for c in causes)
+    """'1 cause, 9 scenarios affected:', then each cause and the scenarios it broke (a scenario
+    that failed several checks is listed under the cause of each)."""
+    affected = len({id(s) for c in causes for s in c.scenarios})
     lines = [f"{len(causes)} cause{_s(len(causes))}, {affected} scenario{_s(affected)} affected:"]
     for number, cause in enumerate(causes, start=1):
         marks = ["accepted task lost"] if cause.loss else []
@@ -69,7 +70,8 @@ def cause_lines(causes: Sequence[Cause], *, verbose: bool = False) -> list[str]:
         lines.append(f"  {number}. {cause.said}{note}")
         listed = cause.scenarios if verbose else cause.scenarios[:LISTED_PER_CAUSE]
         for scenario in listed:
-            said = scenario.diagnosis.said if scenario.diagnosis else ""
+            diagnosis = cause.diagnosis_of(scenario)
+            said = diagnosis.said if diagnosis else ""
             own = f": {said}" if verbose and said and said != cause.said else ""
             lines.append(f"     [{scenario.priority or '?'}] {scenario.name}{own}")
         if hidden := len(cause.scenarios) - len(listed):

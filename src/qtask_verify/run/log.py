@@ -16,7 +16,8 @@ from .record import POLICY, Diagnosis, Feature, Metric, Observation, Scenario, S
 
 # Report attributes set on the worker (they travel through xdist with the report's __dict__).
 SCENARIO_ATTR = "qtask_scenario"
-FAULT_ATTR = "qtask_fault"
+FAULT_ATTR = "qtask_fault"  # the headline: the worst failure of the scenario
+FAULTS_ATTR = "qtask_faults"  # every failure of the scenario, in step order
 POLICY_ATTR = "qtask_not_run_by_policy"
 PERFORMANCE_TAG = "performance"
 
@@ -46,6 +47,7 @@ class ScenarioLog:
     skip_reason: str | None = None
     by_policy: bool = False
     fault: dict[str, Any] | None = None
+    faults: list[dict[str, Any]] = field(default_factory=list)
     losses: list[dict[str, Any]] = field(default_factory=list)
     performance: list[dict[str, Any]] = field(default_factory=list)
     called: bool = False  # the last attempt's call phase reported
@@ -56,6 +58,7 @@ class ScenarioLog:
         if report.when == "setup" or not self.attempts:
             self.attempts.append(outcome)
             self.fault = None
+            self.faults = []
             self.skip_reason = None
             self.called = False
         elif _SEVERITY[outcome] > _SEVERITY[self.attempts[-1]]:
@@ -71,8 +74,9 @@ class ScenarioLog:
         fault = getattr(report, FAULT_ATTR, None)
         if fault is not None and self.fault is None:
             self.fault = fault
-            if fault.get("loss"):  # a loss on any attempt stands, even if a rerun passes
-                self.losses.append(fault)
+            self.faults = list(getattr(report, FAULTS_ATTR, None) or [fault])
+            # A loss on any attempt stands, even if a rerun passes.
+            self.losses += [f for f in self.faults if f.get("loss")]
         if report.when == "teardown":
             # A rerun item keeps the properties of its earlier attempts: the last one per name wins.
             latest = {
@@ -102,6 +106,7 @@ class ScenarioLog:
         described = self.scenario or {}
         outcome = self.outcome
         fault = self.fault if outcome in ("failed", "flaky") else None
+        faults = self.faults if fault else []
         return Scenario(
             name=described.get("name") or self.nodeid.rsplit("::", 1)[-1],
             nodeid=self.nodeid,
@@ -113,6 +118,7 @@ class ScenarioLog:
             skip_reason=self._skip_reason if outcome in ("skipped", POLICY) else None,
             steps=tuple(_step(s) for s in described.get("steps", ())),
             diagnosis=_diagnosis(fault) if fault else None,
+            diagnoses=tuple(_diagnosis(f) for f in faults),
             timeline=tuple(
                 Observation(o.get("t_s"), o.get("observation", ""))
                 for o in (fault or {}).get("timeline", ())

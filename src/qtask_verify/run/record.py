@@ -67,9 +67,16 @@ class Scenario:
     duration_s: float | None = None
     skip_reason: str | None = None
     steps: tuple[Step, ...] = ()
-    diagnosis: Diagnosis | None = None
-    timeline: tuple[Observation, ...] = ()
+    diagnosis: Diagnosis | None = None  # the headline: a loss among `diagnoses`, else the first
+    timeline: tuple[Observation, ...] = ()  # what was seen on the way to the headline
     losses: tuple[Diagnosis, ...] = ()  # every attempt's loss, kept when a rerun passed
+    # Every failure of the last attempt, in step order: a failed check does not stop a scenario.
+    diagnoses: tuple[Diagnosis, ...] = ()
+
+    @property
+    def failures(self) -> tuple[Diagnosis, ...]:
+        """Every diagnosis; a record that lists none (older, or partial) has its headline."""
+        return self.diagnoses or ((self.diagnosis,) if self.diagnosis else ())
 
 
 @dataclass(frozen=True)
@@ -278,6 +285,7 @@ def _scenario(raw: Any) -> Scenario:
             if o
         ),
         losses=tuple(d for d in map(_diagnosis, _seq(s.get("losses"))) if d is not None),
+        diagnoses=tuple(d for d in map(_diagnosis, _seq(s.get("diagnoses"))) if d is not None),
     )
 
 

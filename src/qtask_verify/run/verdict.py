@@ -111,8 +111,8 @@ def _causes_said(causes: Sequence[Cause]) -> str:
 
 def _failures(facts: RunFacts, loss: bool) -> str:
     causes = [c for c in facts.causes if c.loss == loss]
-    scenarios = {id(s) for c in causes for s in c.scenarios}
-    p1 = sum(1 for c in causes for s in c.scenarios if _is_p1(s))
+    scenarios = {id(s): s for c in causes for s in c.scenarios}  # one may fail several checks
+    p1 = sum(1 for s in scenarios.values() if _is_p1(s))
     return (
         f"{len(causes)} cause{_s(len(causes))}, {len(scenarios)} scenario{_s(len(scenarios))} "
         f"affected ({p1} P1): {_causes_said(causes)}"

@@ -45,7 +45,6 @@ NAMED_DIFFERENCES = {
     "The task queue survives a broker restart",
     DEAD_LETTERING,
     "Enough workers consume the task queue",
-    "A waiting task message is kept on disk",
     "No queue setting drops or expires a waiting task",
 }
 # What the suite matches by structure: the variant passes them without a profile.

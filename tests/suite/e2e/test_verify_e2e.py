@@ -192,14 +192,20 @@ def test_resilience_scenarios_pass_and_leave_the_stack_as_found(
     assert set(components.values()) == {"up"}, components
 
 
-def test_a_run_whose_last_scenario_paused_the_workers_sees_them_back(
-    local_stack: Any, tmp_path: Path
+@pytest.mark.parametrize("found_on", [False, True], ids=["tracing-off", "tracing-on"])
+def test_a_run_sees_the_task_messages_and_leaves_tracing_as_it_found_it(
+    local_stack: Any, tmp_path: Path, found_on: bool
 ) -> None:
-    """Their return is awaited at the session's end, while the clients it polls are still open
-    (it once found the API client closed and judged a healthy deployment unrecovered)."""
-    run = run_verify(tmp_path, ["-k", "kept_on_disk"], stack_environment(local_stack))
-    assert (run.code, run.verdict) == (0, "GO"), run.output[-3000:]
-    assert [s["outcome"] for s in run.scenarios()] == ["passed"]
+    """The local profile switches the vhost's tracing on for the run (its two scenarios see the
+    messages) and off again afterwards; a vhost that already traced is left tracing."""
+    local_stack.tracing(found_on)
+    try:
+        run = run_verify(tmp_path, ["-k", "published"], stack_environment(local_stack))
+        assert (run.code, run.verdict) == (0, "GO"), run.output[-3000:]
+        assert [s["outcome"] for s in run.scenarios()] == ["passed", "passed"]
+        assert local_stack.tracing() is found_on
+    finally:
+        local_stack.tracing(False)
 
 
 BELL = (

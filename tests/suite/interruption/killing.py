@@ -36,7 +36,8 @@ _POLL_S = 0.02
 @dataclass(frozen=True)
 class Moment:
     """When to signal: ``commands`` controller commands started for a change of ``target`` by
-    ``action`` (1: the change itself is under way, 2: its undoing is), or once it was undone;
+    ``action`` (0: the change is recorded, 1: the change itself is under way, 2: its undoing
+    is), or once it was undone;
     with ``finished``, once that command has also ended (the component is down, not yet
     started again); then ``delay_s`` more."""
 
@@ -55,6 +56,8 @@ class Moment:
             if self.undone:
                 if entry.undone:
                     return True
+            elif self.commands == 0:
+                return True
             elif len(entry.commands) >= self.commands:
                 command = entry.commands[self.commands - 1]
                 if not self.finished or not command.alive():

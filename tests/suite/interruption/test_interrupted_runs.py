@@ -4,11 +4,12 @@ Each case interrupts a run of the default gate or of `-m p3` at one moment of on
 (the journal says when), checks what the stopped run did (SIGINT: exit 130 within 5 s, the
 verdict INTERRUPTED in every report, no history line that reads as a pass), then runs the P1
 health scenarios: that run restores whatever was left (its first line says so after a SIGKILL)
-and says GO, and the stack is whole. Between them the cases stop, kill and start the workers,
-the broker and the database; each kill point selects only the scenario it interrupts. One case
-follows up under another spelling of the same deployment's URLs (`localhost`, `postgres://`):
-the journal and the cleanup ledger are keyed by identity, so it still restores the workers and
-deletes the task the killed run had submitted.
+and says GO, and the stack is whole (its vhost's message tracing off again). Between them the
+cases switch the tracing on, stop, kill and start the workers, the broker and the database;
+each kill point selects only the scenario it interrupts. One case follows up under another
+spelling of the same deployment's URLs (`localhost`, `postgres://`): the journal and the
+cleanup ledger are keyed by identity, so it still restores what was left and deletes the task
+the killed run had submitted.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from tests.suite.interruption.killing import (
 )
 from tests.support.verify_process import run_verify
 
-GATE: tuple[str, ...] = ()  # the default selection: P1 + P2, the P2 pause first
+GATE: tuple[str, ...] = ()  # the default selection: P1 + P2
 WORKER_KILLED = ("-m", "p3", "-k", "outlives_the_worker")
 BROKER_RESTART = ("-m", "p3", "-k", "outlive_a_broker_restart")
 DATABASE_OUTAGE = ("-m", "p3", "-k", "database_outage")
@@ -61,18 +62,14 @@ class Case:
 
 
 CASES = (
-    # The default gate: "A waiting task message is kept on disk" (P2) pauses the workers, then
-    # submits a task and waits for its message (the respelled case is killed once it exists).
+    # The default gate switches the vhost's message tracing on for the run (the local profile
+    # says "switch"): stopped once it is on, the run itself (SIGINT) or the next one (SIGKILL)
+    # switches it off again. The respelled case is killed once the gate has submitted a task.
+    Case("gate-sigint-tracing-on", GATE, Moment("/", "enable", 0, delay_s=1.0), signal.SIGINT),
     Case(
-        "gate-sigint-pausing-workers",
+        "gate-sigkill-tracing-on",
         GATE,
-        Moment("worker", "stop", 1, delay_s=0.05),
-        signal.SIGINT,
-    ),
-    Case(
-        "gate-sigkill-workers-paused",
-        GATE,
-        Moment("worker", "stop", 1, delay_s=0.3),
+        Moment("/", "enable", 0, delay_s=0.3),
         signal.SIGKILL,
         respell=True,
     ),
@@ -189,6 +186,7 @@ def test_an_interrupted_run_leaves_nothing_a_next_run_does_not_restore(
     assert submitted_by(stopped.pid, identity) == []
     components = {c.name: c.state for c in local_stack.status()}
     assert set(components.values()) == {"up"}, components
+    assert not local_stack.tracing(), "the vhost's message tracing was left on"
     stopped_after = f"{stopped.seconds_after_signal:.1f} s (exit {stopped.run.code})"
     MEASURED[case.id] = (
         f"{stopped_after}; left: {left or 'nothing'}; background restore: {restorer_said}; "

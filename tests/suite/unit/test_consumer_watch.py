@@ -123,35 +123,11 @@ async def test_a_task_stuck_in_processing_says_for_how_long() -> None:
     )
 
 
-async def test_waits_await_the_workers_the_suite_brings_back_first() -> None:
-    watch = ConsumerWatch()
-    back = asyncio.Event()
-    order: list[str] = []
-
-    async def comeback() -> None:
-        await back.wait()
-        order.append("workers back")
-
-    watch.expect_workers_back(comeback())
-    assert watch.restoring
-    waiting = asyncio.ensure_future(watch.settled())
-    await asyncio.sleep(0.01)
-    assert not waiting.done()
-    back.set()
-    await waiting
-    order.append("wait goes on")
-    assert order == ["workers back", "wait goes on"]
-    assert not watch.restoring
-
-
-async def test_workers_that_do_not_come_back_fail_the_wait_that_needs_them() -> None:
-    watch = ConsumerWatch()
-
-    async def comeback() -> None:
-        raise DeploymentFault("workers", "workers the suite paused did not consume again")
-
-    watch.expect_workers_back(comeback())
-    with pytest.raises(DeploymentFault, match="did not consume again"):
-        await watch.settled()
-    assert not watch.restoring
-    await watch.settled()  # reported once
+def test_the_watch_remembers_since_when_the_run_has_seen_a_task_finished() -> None:
+    now = [10.0]
+    watch = ConsumerWatch(clock=lambda: now[0])
+    assert watch.finished_for() is None
+    watch.task_finished()
+    now[0] = 12.5
+    watch.task_finished()  # a later finish does not move the first one
+    assert watch.finished_for() == 2.5

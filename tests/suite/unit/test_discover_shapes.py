@@ -169,6 +169,9 @@ class FakeBroker:
     async def bindings_from(self, name: str) -> list[tuple[str, str]]:
         return self._bindings.get(name, [])
 
+    async def live_state(self, name: str) -> None:
+        return None  # the live count is not asked of this fake: the listed count stands
+
     async def queue(self, name: str) -> QueueInfo | None:
         return QueueInfo(name, True, False, {}, "classic", 0, 0, 0)
 
@@ -206,11 +209,11 @@ def test_a_setting_that_drops_waiting_tasks_is_a_violation_as_the_run_judges_it(
     from qtask_verify.discover.broker import _settings
 
     ttl = queue("jobs", consumers=1, policy="ops", effective_policy={"message-ttl": 60000})
-    (row,) = [r for r in _settings(ttl) if r.item == "policies"]
+    (row,) = [r for r in _settings(ttl, 1) if r.item == "policies"]
     assert row.assessment is Assessment.VIOLATION
     assert "message-ttl 60000 (policy ops" in row.why
     rejecting = queue(
         "jobs", consumers=1, arguments={"x-max-length": 9, "x-overflow": "reject-publish"}
     )
-    (row,) = [r for r in _settings(rejecting) if r.item == "policies"]
+    (row,) = [r for r in _settings(rejecting, 1) if r.item == "policies"]
     assert row.assessment is Assessment.NOTE

@@ -77,7 +77,7 @@ async def test_an_accepted_task_the_api_no_longer_knows_is_a_loss() -> None:
         await wait({"a": "completed", "b": 404})
     assert caught.value.loss
     assert caught.value.diagnosis.startswith(
-        "1 of 2 accepted task(s) did not finish within 0 s after x (1 unknown to the API"
+        "1 of 2 accepted task(s) did not finish in 0 s after x (limit 0 s; 1 unknown to the API"
     )
 
 

@@ -195,6 +195,8 @@ def render(run: RunRecord, trend: Trend, history_notes: tuple[str, ...]) -> str:
             history_notes=history_notes,
             scenarios_of=[[(s, anchors[id(s)]) for s in f.scenarios] for f in run.features],
             causes=_causes(run, anchors),
+            # A scenario that failed several checks is under several causes: counted once.
+            affected=len({id(s) for c in run.causes for s in c.scenarios}),
             attention=_attention(run, anchors),
             fingerprint=_flatten("", run.fingerprint),
             meaning=VERDICT_MEANING.get(run.verdict, VERDICT_MEANING["UNKNOWN"]),
