@@ -73,7 +73,8 @@ async def _(
     broker: BrokerInspector,
     environment: Environment,
     database: DatabaseInspector,
+    consumer_watch: ConsumerWatch,
 ) -> None:
     await accounting.require_all_accounted(
-        scenario_tasks.task_ids(), api, broker, environment, database
+        scenario_tasks.task_ids(), api, broker, environment, database, consumer_watch
     )

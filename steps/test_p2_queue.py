@@ -71,14 +71,12 @@ async def _(
     submitted: SubmittedTask,
     published_message: TracedMessage,
     message_trace: MessageTrace,
+    broker: BrokerInspector,
     environment: Environment,
+    consumer_watch: ConsumerWatch,
 ) -> None:
     await messages.require_delivered_to_worker(
-        message_trace,
-        published_message,
-        submitted.task_id,
-        environment.expectations.queue_name,
-        environment.thresholds.processing_s,
+        message_trace, published_message, submitted.task_id, broker, environment, consumer_watch
     )
 
 

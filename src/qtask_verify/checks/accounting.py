@@ -15,6 +15,7 @@ from datetime import timedelta
 from ..clients import ApiClient, BrokerInspector, DatabaseInspector, HistoryRow, TaskRow
 from ..config import Environment
 from ..errors import DeploymentFault
+from .consumers import ConsumerWatch
 from .tasks import wait_for_all
 from .views import TIMESTAMPS, clock_time, require_readable, stored_task
 
@@ -82,9 +83,10 @@ async def require_all_accounted(
     broker: BrokerInspector,
     environment: Environment,
     database: DatabaseInspector,
+    watch: ConsumerWatch,
 ) -> None:
     """Every task a scenario created ended (completed or failed) within the processing time
     limit, each with a consistent record: the tasks only timed for latency included."""
     limit = environment.thresholds.processing_s
-    await wait_for_all(task_ids, api, broker, environment, limit, "of being submitted")
+    await wait_for_all(task_ids, api, broker, environment, limit, "of being submitted", watch)
     await require_consistent_records(database, task_ids)

@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import time
 
-from ..clients import DatabaseInspector
+from ..clients import BrokerInspector, DatabaseInspector
 from ..clients.tracing import MessageTrace, TracedMessage
+from ..config import Environment
 from ..deployment.ledger import CleanupLedger, ScenarioTasks
 from ..errors import DeploymentFault, require
+from .consumers import ConsumerWatch
 
 PERSISTENT = 2
 # The contract publishes a task's message before it answers the submission, so its traced copy
 # reaches the suite within moments of the answer; longer means it was not published.
 TRACE_ARRIVAL_S = 2.0
+# While waiting for a delivery, the queue's consumers are counted this often.
+DELIVERY_LOOK_S = 0.25
 _SHOWN = 3
 
 
@@ -69,24 +73,49 @@ async def require_published_persistent(
 
 
 async def require_delivered_to_worker(
-    trace: MessageTrace, published: TracedMessage, task_id: str, queue: str, within_s: float
+    trace: MessageTrace,
+    published: TracedMessage,
+    task_id: str,
+    broker: BrokerInspector,
+    environment: Environment,
+    watch: ConsumerWatch,
 ) -> TracedMessage:
-    """The task's message delivered from the task queue to a consumer within ``within_s``."""
-    delivered = await trace.wait_for(
-        lambda m: m.event == "deliver" and m.queue == queue and m.mentions(task_id), within_s
+    """The task's message delivered from the task queue to a consumer within the processing
+    time limit; at once a failure when the run's watch has seen nobody consume the queue for
+    ``stalled_consumers_s``."""
+    queue = environment.expectations.queue_name
+    within_s = environment.thresholds.processing_s
+    stalled_s = environment.thresholds.stalled_consumers_s
+
+    async def consumers() -> int | None:
+        state = await broker.live_state(queue)
+        return None if state is None else state.consumers
+
+    def wanted(message: TracedMessage) -> bool:
+        return message.event == "deliver" and message.queue == queue and message.mentions(task_id)
+
+    deadline = time.monotonic() + within_s
+    while (left := deadline - time.monotonic()) > 0:
+        delivered = await trace.wait_for(wanted, min(left, DELIVERY_LOOK_S))
+        if delivered is not None:
+            return delivered
+        await watch.count(consumers)
+        if watch.unconsumed_for() >= stalled_s:
+            raise DeploymentFault(
+                "workers",
+                f"the message of task {task_id} was published to {queue}, and no worker "
+                f"consumes {queue} (0 consumers for {watch.unconsumed_for():.1f} s)",
+            )
+    elsewhere = [
+        m.queue or "" for m in trace.messages if m.event == "deliver" and m.mentions(task_id)
+    ]
+    seen = f"; it was delivered from {sorted(set(elsewhere))}" if elsewhere else ""
+    waited = time.monotonic() - published.seen_at
+    raise DeploymentFault(
+        "workers",
+        f"the message of task {task_id} was published to {queue} but not delivered to any "
+        f"consumer of it within {waited:.1f} s{seen}",
     )
-    if delivered is None:
-        elsewhere = [
-            m.queue or "" for m in trace.messages if m.event == "deliver" and m.mentions(task_id)
-        ]
-        seen = f"; it was delivered from {sorted(set(elsewhere))}" if elsewhere else ""
-        waited = time.monotonic() - published.seen_at
-        raise DeploymentFault(
-            "workers",
-            f"the message of task {task_id} was published to {queue} but not delivered to any "
-            f"consumer of it within {waited:.1f} s{seen}",
-        )
-    return delivered
 
 
 async def require_no_message_for_refused(

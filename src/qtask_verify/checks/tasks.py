@@ -326,8 +326,12 @@ async def wait_for_all(
     environment: Environment,
     timeout_s: float,
     after: str,
+    watch: ConsumerWatch | None = None,
 ) -> dict[str, TaskState]:
     """Wait until every task is completed or failed; otherwise say what became of them.
+
+    With the run's consumer ``watch``, tasks left pending while nobody has consumed the queue for
+    ``stalled_consumers_s`` end the wait at once (their messages wait for a worker).
 
     ``after`` ends the diagnosis, e.g. "after the broker was restarted". Every task waited on was
     accepted, so one that does not finish is a loss (``DeploymentFault.loss``): whatever the
@@ -347,22 +351,32 @@ async def wait_for_all(
     started_wall, started = time.time(), time.monotonic()
     queue_name = environment.expectations.queue_name
 
-    async def look() -> tuple[dict[str, TaskState], QueueEvidence | None]:
-        """The tasks' states and, once they may be conclusive, what shows they cannot finish."""
+    async def consumers_now() -> int | None:
+        state = await broker.live_state(queue_name)
+        return None if state is None else state.consumers
+
+    async def look() -> tuple[dict[str, TaskState], bool, QueueEvidence | None]:
+        """The tasks' states; whether the wait may stop (they cannot finish: nobody consumes
+        the queue, or its evidence shows that); that evidence."""
         now = await states()
         unfinished = {s.status for s in now.values()} - TERMINAL_STATUSES
-        if unfinished != {"pending"} or time.monotonic() - started < statistics_lag_s(environment):
-            return now, None
-        return now, await _nowhere(broker, environment, started_wall)
+        if unfinished != {"pending"}:
+            return now, False, None
+        if watch is not None:
+            await watch.count(consumers_now)
+            if watch.unconsumed_for() >= environment.thresholds.stalled_consumers_s:
+                return now, True, None
+        if time.monotonic() - started < statistics_lag_s(environment):
+            return now, False, None
+        seen = await _nowhere(broker, environment, started_wall)
+        return now, seen is not None, seen
 
     result = await poll_until(
         look,
-        lambda seen: (
-            seen[1] is not None or all(s.status in TERMINAL_STATUSES for s in seen[0].values())
-        ),
+        lambda seen: seen[1] or all(s.status in TERMINAL_STATUSES for s in seen[0].values()),
         timeout_s,
     )
-    final, seen = result.value
+    final, _, seen = result.value
     if all(s.status in TERMINAL_STATUSES for s in final.values()):
         return final
     waiting = await live_messages(broker, queue_name)

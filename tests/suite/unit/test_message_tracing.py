@@ -13,8 +13,10 @@ from typing import Any
 import pytest
 
 from qtask_verify.checks import messages
+from qtask_verify.checks.consumers import ConsumerWatch
+from qtask_verify.clients.broker import QueueState
 from qtask_verify.clients.tracing import MessageTrace, TracedMessage
-from qtask_verify.config import ControllerSettings, load_environment
+from qtask_verify.config import ControllerSettings, Thresholds, load_environment
 from qtask_verify.deployment.controller import CommandController
 from qtask_verify.deployment.identity import DeploymentIdentity
 from qtask_verify.deployment.journal import InterventionJournal
@@ -115,10 +117,32 @@ async def test_waiting_for_a_copy_returns_it_on_arrival_or_none_in_time() -> Non
 # --- the checks ----------------------------------------------------------------------------------
 
 
+class Consumers:
+    """The task queue's live count, as a passive declare gives it."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+
+    async def live_state(self, queue: str) -> QueueState:
+        return QueueState(messages=0, consumers=self.count)
+
+
+def waiting(processing_s: float, stalled_s: float = 2.0) -> Any:
+    thresholds = Thresholds(processing_s=processing_s, stalled_consumers_s=stalled_s)
+    return dataclasses.replace(ENVIRONMENT, thresholds=thresholds)
+
+
 async def test_a_persistent_message_routed_to_the_queue_and_delivered_passes() -> None:
     trace = await trace_of(published(), delivered())
     message = await messages.require_published_persistent(trace, TASK, QUEUE, 0.1)
-    await messages.require_delivered_to_worker(trace, message, TASK, QUEUE, 0.1)
+    await messages.require_delivered_to_worker(
+        trace,
+        message,
+        TASK,
+        Consumers(2),
+        waiting(0.1),
+        ConsumerWatch(),  # type: ignore[arg-type]
+    )
 
 
 async def test_a_transient_message_is_named_with_its_delivery_mode() -> None:
@@ -143,7 +167,30 @@ async def test_a_message_not_delivered_from_the_queue_is_a_workers_finding() -> 
     trace = await trace_of(published(), delivered(queue="elsewhere"))
     message = await messages.require_published_persistent(trace, TASK, QUEUE, 0.1)
     with pytest.raises(DeploymentFault, match=r"not delivered .* delivered from \['elsewhere'\]"):
-        await messages.require_delivered_to_worker(trace, message, TASK, QUEUE, 0.1)
+        await messages.require_delivered_to_worker(
+            trace,
+            message,
+            TASK,
+            Consumers(2),
+            waiting(0.3),
+            ConsumerWatch(),  # type: ignore[arg-type]
+        )
+
+
+async def test_without_consumers_the_wait_for_a_delivery_ends_at_once() -> None:
+    trace = await trace_of(published())
+    message = await messages.require_published_persistent(trace, TASK, QUEUE, 0.1)
+    started = time.monotonic()
+    with pytest.raises(DeploymentFault, match=r"no worker consumes quantum_tasks \(0 consumers"):
+        await messages.require_delivered_to_worker(
+            trace,
+            message,
+            TASK,
+            Consumers(0),
+            waiting(30.0, 0.1),
+            ConsumerWatch(),  # type: ignore[arg-type]
+        )
+    assert time.monotonic() - started < 5.0
 
 
 @dataclasses.dataclass

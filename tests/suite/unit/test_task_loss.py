@@ -3,6 +3,7 @@ verdict is NO-GO whatever the scenario's priority."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -10,6 +11,7 @@ from typing import Any, cast
 import pytest
 
 from qtask_verify.checks import tasks
+from qtask_verify.checks.consumers import ConsumerWatch
 from qtask_verify.checks.tasks import TaskState
 from qtask_verify.clients import ApiClient, ApiResponse, BrokerInspector, DatabaseInspector
 from qtask_verify.config import Environment, Expectations, Thresholds
@@ -91,6 +93,19 @@ async def test_tasks_whose_messages_wait_for_absent_workers_are_not_lost() -> No
     with pytest.raises(DeploymentFault) as caught:
         await wait({"a": "pending", "b": "pending"}, FakeBroker(messages=2, consumers=0))
     assert not caught.value.loss
+    assert caught.value.diagnosis.endswith("no worker consumes the queue")
+
+
+async def test_with_the_watch_pending_tasks_nobody_consumes_end_the_wait_at_once() -> None:
+    """Not after the limit: the run's watch has seen the queue unconsumed long enough."""
+    api = cast(ApiClient, FakeApi({"a": "pending"}))
+    broker = cast(BrokerInspector, FakeBroker(messages=1, consumers=0))
+    watch = ConsumerWatch()
+    watch.observe(0, at=time.monotonic() - 60.0)
+    started = time.monotonic()
+    with pytest.raises(DeploymentFault) as caught:
+        await tasks.wait_for_all(["a"], api, broker, environment(), 30.0, "after x", watch)
+    assert time.monotonic() - started < 5.0
     assert caught.value.diagnosis.endswith("no worker consumes the queue")
 
 
