@@ -64,15 +64,9 @@ class Case:
 CASES = (
     # The default gate switches the vhost's message tracing on for the run (the local profile
     # says "switch"): stopped once it is on, the run itself (SIGINT) or the next one (SIGKILL)
-    # switches it off again. The respelled case is killed once the gate has submitted a task.
+    # switches it off again.
     Case("gate-sigint-tracing-on", GATE, Moment("/", "enable", 0, delay_s=1.0), signal.SIGINT),
-    Case(
-        "gate-sigkill-tracing-on",
-        GATE,
-        Moment("/", "enable", 0, delay_s=0.3),
-        signal.SIGKILL,
-        respell=True,
-    ),
+    Case("gate-sigkill-tracing-on", GATE, Moment("/", "enable", 0, delay_s=0.3), signal.SIGKILL),
     # -m p3: killing and starting the workers, restarting the broker, the outages.
     Case("p3-sigkill-killing-workers", WORKER_KILLED, Moment("worker", "kill", 1), signal.SIGKILL),
     Case(
@@ -81,11 +75,13 @@ CASES = (
         Moment("worker", "kill", 2, delay_s=0.2),
         signal.SIGINT,
     ),
+    # Respelled: its tasks wait in the queue (the workers are stopped) when it is killed.
     Case(
         "p3-sigkill-restarting-broker",
         BROKER_RESTART,
         Moment("broker", "stop", 1, delay_s=1.0),
         signal.SIGKILL,
+        respell=True,
     ),
     Case(
         "p3-sigkill-database-down",
