@@ -29,9 +29,15 @@ def circuit(known_circuit: KnownAnswer) -> str:
     return known_circuit.source
 
 
-@then(parsers.parse("the task completed with counts that add up to {shots:d} shots"))
-def _(outcome: TaskOutcome, shots: int) -> None:
+# Provides the outcome again, so a task that did not complete with all its shots stops the
+# scenario: the answer checks after it would only repeat that (see ``qtask_verify.promises``).
+@then(
+    parsers.parse("the task completed with counts that add up to {shots:d} shots"),
+    target_fixture="outcome",
+)
+def _(outcome: TaskOutcome, shots: int) -> TaskOutcome:
     results.require_completed_total(outcome.state, shots)
+    return outcome
 
 
 @then("every measured outcome is as wide as the circuit's classical bits")

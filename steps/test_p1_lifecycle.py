@@ -38,11 +38,14 @@ async def _(submitted: SubmittedTask, database: DatabaseInspector) -> None:
     )
 
 
-@then("the task is completed")
-def _(outcome: TaskOutcome) -> None:
+# Provides the outcome again, so a task that did not complete stops the scenario: the result
+# checks after it have nothing to check (see ``qtask_verify.promises``).
+@then("the task is completed", target_fixture="outcome")
+def _(outcome: TaskOutcome) -> TaskOutcome:
     state = outcome.state
     error = f": {state.error}" if state.error else ""
     require(state.status == "completed", "workers", f"the task {state.status}{error}")
+    return outcome
 
 
 @then(parsers.parse("every measured bitstring is {width:d} bits wide"))
