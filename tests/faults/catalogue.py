@@ -80,7 +80,9 @@ class Lab(StackLevers):
     def dead_letter_lengths(self) -> list[int]:
         """The dead-letter queue's sampled lengths over the local profile's window, oldest first."""
         path = self.queue_path(DEAD_LETTER_QUEUE)
-        query = f"?lengths_age={DEAD_LETTER_WINDOW_S:.0f}&lengths_incr=5"
+        query = (
+            f"?lengths_age={DEAD_LETTER_WINDOW_S + 1:.0f}&lengths_incr=1"  # as the suite reads it
+        )
         response = self.management("GET", path + query)
         samples = response.json().get("messages_details", {}).get("samples", [])
         return [int(sample["sample"]) for sample in reversed(samples)]

@@ -83,15 +83,6 @@ def slower_refresh(uptimes: Sequence[Uptimes], interval_s: float, waited_s: floa
     return None
 
 
-async def unfinished_tasks(database: DatabaseInspector) -> int:
-    """Tasks of anyone pending or processing: only they may have a message unacknowledged."""
-    # DatabaseInspector has no such count yet; it belongs there.
-    count: int = await database._fetchval(
-        "SELECT count(*) FROM tasks WHERE current_status::text IN ('pending', 'processing')"
-    )
-    return count
-
-
 async def _uptimes(broker: BrokerInspector) -> Uptimes:
     """The nodes' uptimes, or none where this account may not read the nodes."""
     try:
@@ -115,7 +106,7 @@ async def require_finished_acknowledged(
     queue_name = environment.expectations.queue_name
     return await judge_acknowledgements(
         lambda: broker.unacknowledged(queue_name),
-        lambda: unfinished_tasks(database),
+        database.count_unfinished_tasks,
         lambda: _uptimes(broker),
         queue_name=queue_name,
         interval_s=environment.thresholds.statistics_interval_s,

@@ -106,10 +106,10 @@ def require_none_stuck(stuck: Stuck, env: Environment) -> None:
 async def dead_letter_samples(broker: BrokerInspector, env: Environment) -> list[int]:
     """The dead-letter queue's length over the last window, oldest first, as the broker sampled."""
     name = env.expectations.dead_letter_queue
-    samples = await broker.length_samples(name, env.thresholds.dead_letter_window_s)
-    if samples is None:
+    series = await broker.queue_series(name, env.thresholds.dead_letter_window_s)
+    if series is None:
         raise DeploymentFault("queue", f"the dead-letter queue {name} does not exist")
-    return samples
+    return [length for _, length in series.lengths]
 
 
 def growth_not_observable(samples: Sequence[int], env: Environment) -> str | None:

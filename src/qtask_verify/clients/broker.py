@@ -1,7 +1,7 @@
 """The deployment's RabbitMQ, seen through the Management API and, for live counts, AMQP.
 
 The Management API reports settings (durability, arguments, bindings) and per-queue statistics
-such as ``messages_persistent``; its figures are refreshed only every few seconds. Live message
+such as ``messages_unacknowledged``; its figures are refreshed only every few seconds. Live message
 and consumer counts come from a passive queue declaration over AMQP, which answers at once and
 neither consumes nor changes anything.
 """
@@ -33,7 +33,6 @@ class QueueInfo:
     type: str
     consumers: int
     messages: int
-    messages_persistent: int
     messages_unacknowledged: int = 0
     # The user policy and the operator policy that apply, and what they make of the queue.
     policy: str | None = None
@@ -54,9 +53,6 @@ class ExchangeInfo:
     name: str
     type: str
     durable: bool
-
-
-_SAMPLE_S = 5  # the Management API's default statistics interval
 
 
 def _closed_reason(error: BaseException) -> str:
@@ -155,7 +151,6 @@ class BrokerInspector:
             type=str(body.get("type", "classic")),
             consumers=int(body.get("consumers") or 0),
             messages=int(body.get("messages") or 0),
-            messages_persistent=int(body.get("messages_persistent") or 0),
             messages_unacknowledged=int(body.get("messages_unacknowledged") or 0),
             policy=body.get("policy") or None,
             operator_policy=body.get("operator_policy") or None,
@@ -167,16 +162,6 @@ class BrokerInspector:
         names more than what is missing."""
         body = await self._get(f"/api/queues/{quote(self.vhost, safe='')}?columns=name,consumers")
         return {str(q["name"]): int(q.get("consumers") or 0) for q in body or []}
-
-    async def length_samples(self, name: str, window_s: float) -> list[int] | None:
-        """The queue's length as the broker sampled it over the last ``window_s`` seconds, oldest
-        first (one sample per statistics interval); None if the queue does not exist."""
-        query = f"?lengths_age={max(int(window_s), 1)}&lengths_incr={_SAMPLE_S}"
-        body = await self._get(self._path("queues", name, query))
-        if body is None:
-            return None
-        samples = (body.get("messages_details") or {}).get("samples") or []
-        return [int(s.get("sample") or 0) for s in reversed(samples)]
 
     async def vhost_traces(self) -> bool | None:
         """Whether the vhost's message tracing is on (None: the vhost is not listed). Read from

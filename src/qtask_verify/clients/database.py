@@ -265,6 +265,16 @@ class DatabaseInspector:
         )
         return count
 
+    async def count_unfinished_tasks(self) -> int:
+        """Tasks of anyone pending or processing (the only ones whose message may be held)."""
+        await self._readable(
+            "tasks", ("current_status",), "the tasks pending or processing cannot be counted"
+        )
+        count: int = await self._fetchval(
+            "SELECT count(*) FROM tasks WHERE current_status::text IN ('pending', 'processing')"
+        )
+        return count
+
     async def _real_task_columns(self) -> dict[str, str]:
         return await self._readable(
             "tasks",

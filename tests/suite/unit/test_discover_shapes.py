@@ -173,7 +173,7 @@ class FakeBroker:
         return None  # the live count is not asked of this fake: the listed count stands
 
     async def queue(self, name: str) -> QueueInfo | None:
-        return QueueInfo(name, True, False, {}, "classic", 0, 0, 0)
+        return QueueInfo(name, True, False, {}, "classic", 0, 0)
 
 
 async def test_a_wired_dead_letter_route_is_adopted() -> None:

@@ -22,7 +22,7 @@ def test_a_missing_task_queue_names_the_queues_that_exist() -> None:
 
 
 def test_a_queue_without_dead_lettering_says_so_in_words() -> None:
-    found = QueueInfo("circuit_jobs", True, False, {}, "quorum", 1, 0, 0)
+    found = QueueInfo("circuit_jobs", True, False, {}, "quorum", 1, 0)
     with pytest.raises(DeploymentFault) as raised:
         queue.require_dead_lettering(found, Expectations())
     assert "has no dead-letter exchange" in raised.value.diagnosis
@@ -30,7 +30,7 @@ def test_a_queue_without_dead_lettering_says_so_in_words() -> None:
 
 
 def _queue(arguments: dict[str, object], **policy: object) -> QueueInfo:
-    return QueueInfo("quantum_tasks", True, False, arguments, "classic", 2, 0, 0, **policy)  # type: ignore[arg-type]
+    return QueueInfo("quantum_tasks", True, False, arguments, "classic", 2, 0, **policy)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
